@@ -154,6 +154,7 @@ def train(config: TrainConfig, verbose: bool = True):
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig; got {type(config).__name__}")
     (X, y), (X_test, y_test) = DATASETS[config.dataset]()
+    seed_everything(config.seed)  # the initial weights are part of what the config determines
     model = build_model(config.model, **dict(config.model_kwargs))
 
     def compute():
