@@ -58,8 +58,10 @@ class TrainConfig:
     model_kwargs: tuple = ()  # (name, value) pairs, hashable so the config can be a dict key
 
     def __post_init__(self):
-        check_choice(self.model, "model", sorted(MODELS))
-        check_choice(self.dataset, "dataset", sorted(DATASETS))
+        # model and dataset are names; train() checks them against the registries, while
+        # load_or_fit() accepts any name for models and data built elsewhere.
+        if not isinstance(self.model, str) or not isinstance(self.dataset, str):
+            raise TypeError(f"model and dataset must be names (str); got {self.model!r} and {self.dataset!r}")
         check_scalar(self.epochs, "epochs", numbers.Integral, low=0)
         check_scalar(self.lr, "lr", numbers.Real, low=0, include_low=False)
         check_scalar(self.batch_size, "batch_size", numbers.Integral, low=1)
@@ -145,17 +147,20 @@ def fit(model: nn.Module, X: torch.Tensor, y: torch.Tensor, config: TrainConfig,
     return losses
 
 
-def train(config: TrainConfig, verbose: bool = True):
-    """Load the model trained with ``config`` from the cache, or train it and cache it.
+def load_or_fit(model: nn.Module, train_data, test_data, config: TrainConfig,
+                extra: dict | None = None, verbose: bool = True):
+    """Load ``model``'s weights for this config from the cache, or fit it on ``train_data`` and cache them.
 
-    Returns ``(model, info)``: the model in eval mode on the CPU, and a dict with ``losses``,
-    ``test_accuracy``, ``train_seconds`` and ``config``.
+    For models and data built outside the registries: ``config.model``/``config.dataset`` name them,
+    and ``extra`` (JSON-serialisable) must hold anything else that changes the weights, e.g. the
+    architecture's arguments or how the data were generated. ``model`` must be freshly initialised
+    after ``seed_everything(config.seed)``. Returns ``(model, info)`` like :func:`train`.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig; got {type(config).__name__}")
-    (X, y), (X_test, y_test) = DATASETS[config.dataset]()
-    seed_everything(config.seed)  # the initial weights are part of what the config determines
-    model = build_model(config.model, **dict(config.model_kwargs))
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    (X, y), (X_test, y_test) = train_data, test_data
 
     def compute():
         start = time.perf_counter()
@@ -165,7 +170,8 @@ def train(config: TrainConfig, verbose: bool = True):
         return {"state_dict": model.state_dict(), "losses": losses, "train_seconds": seconds,
                 "test_accuracy": accuracy(model, X_test, y_test)}
 
-    payload = cache.cached(f"{config.model}-{config.dataset}", config.to_dict(), compute, verbose=verbose)
+    key = {**config.to_dict(), "extra": extra or {}, "n_train": len(X), "n_test": len(X_test)}
+    payload = cache.cached(f"{config.model}-{config.dataset}", key, compute, verbose=verbose)
     model.load_state_dict(payload["state_dict"])
     model.cpu().eval()
     info = {k: v for k, v in payload.items() if k != "state_dict"}
@@ -173,3 +179,19 @@ def train(config: TrainConfig, verbose: bool = True):
         print(f"{config.model}: test accuracy {info['test_accuracy']:.4f} "
               f"(trained in {info['train_seconds']:.1f} s)")
     return model, info
+
+
+def train(config: TrainConfig, verbose: bool = True):
+    """Load the course model trained with ``config`` from the cache, or train it and cache it.
+
+    Returns ``(model, info)``: the model in eval mode on the CPU, and a dict with ``losses``,
+    ``test_accuracy``, ``train_seconds`` and ``config``.
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig; got {type(config).__name__}")
+    check_choice(config.model, "model", sorted(MODELS))
+    check_choice(config.dataset, "dataset", sorted(DATASETS))
+    train_data, test_data = DATASETS[config.dataset]()
+    seed_everything(config.seed)  # the initial weights are part of what the config determines
+    model = build_model(config.model, **dict(config.model_kwargs))
+    return load_or_fit(model, train_data, test_data, config, verbose=verbose)

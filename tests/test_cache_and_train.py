@@ -100,8 +100,30 @@ def test_train_retrains_a_corrupt_checkpoint():
     cache.load_checkpoint(path)  # rewritten whole
 
 
+def test_train_rejects_unknown_names():
+    with pytest.raises(ValueError, match="model"):
+        train(TrainConfig(model="resnet"))
+    with pytest.raises(ValueError, match="dataset"):
+        train(TrainConfig(dataset="imagenet"))
+
+
+def test_load_or_fit_custom_model():
+    from course_utils.train import load_or_fit
+    X = torch.randn(200, 5)
+    y = (X[:, 0] > 0).long()
+    config = TrainConfig(model="tiny-linear", dataset="toy", epochs=5, lr=0.05, batch_size=50)
+    seed_everything(0)
+    model, info = load_or_fit(torch.nn.Linear(5, 2), (X, y), (X, y), config, extra={"d": 5}, verbose=False)
+    assert info["test_accuracy"] > 0.9
+    seed_everything(0)
+    again, info2 = load_or_fit(torch.nn.Linear(5, 2), (X, y), (X, y), config, extra={"d": 5}, verbose=False)
+    assert info2["train_seconds"] == info["train_seconds"]  # loaded, not retrained
+    with pytest.raises(TypeError):
+        load_or_fit("linear", (X, y), (X, y), config)
+
+
 @pytest.mark.parametrize("kwargs, error", [
-    ({"model": "resnet"}, ValueError), ({"dataset": "imagenet"}, ValueError), ({"epochs": -1}, ValueError),
+    ({"model": 3}, TypeError), ({"epochs": -1}, ValueError),
     ({"lr": 0.0}, ValueError), ({"batch_size": 2.5}, TypeError), ({"optimizer": "rmsprop"}, ValueError),
     ({"seed": -3}, ValueError), ({"momentum": 1.0}, ValueError),
 ])
