@@ -8,6 +8,13 @@ from course_utils import release
 NOTEBOOKS = release.notebook_paths()
 
 
+@pytest.fixture(autouse=True)
+def isolated_cache():
+    """Override conftest's per-test cache: grading re-runs the notebooks nbval just ran, and should find
+    their trained models in the course cache instead of training them again."""
+    yield
+
+
 def solution_lines(notebook_path):
     """Non-trivial lines between # BEGIN SOLUTION and # END SOLUTION in the instructor's code cells."""
     nb = json.loads(notebook_path.read_text())
