@@ -1,0 +1,182 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_utils import attention as A
+from course_utils.scenes import make_scenes
+
+
+# ---------------------------------------------------------------- attention core vs torch
+
+def test_softmax_matches_torch():
+    s = torch.randn(4, 7) * 30                       # large scores: the max shift must prevent overflow
+    torch.testing.assert_close(A.softmax(s), F.softmax(s, -1))
+    mask = torch.rand(4, 7) > 0.3
+    mask[:, 0] = True
+    expected = F.softmax(s.masked_fill(~mask, float("-inf")), -1)
+    got = A.softmax(s, mask)
+    torch.testing.assert_close(got, expected)
+    assert (got[~mask] == 0).all()
+
+
+def test_dot_product_attention_matches_torch():
+    q, k, v = torch.randn(3, 8), torch.randn(3, 5, 8), torch.randn(3, 5, 6)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 1, 0, 1]], dtype=torch.bool)
+    ctx, w = A.dot_product_attention(q, k, v, mask)
+    ref = F.scaled_dot_product_attention(q.unsqueeze(1), k, v, attn_mask=mask.unsqueeze(1)).squeeze(1)
+    torch.testing.assert_close(ctx, ref)
+    torch.testing.assert_close(w.sum(-1), torch.ones(3))
+    with pytest.raises(ValueError, match="keys must be"):
+        A.dot_product_attention(q, torch.randn(3, 5, 4), v)
+    with pytest.raises(TypeError):
+        A.dot_product_attention(q.numpy(), k, v)
+
+
+def test_additive_attention_written_out():
+    att = A.AdditiveAttention(4, 6, hidden=5)
+    q, k = torch.randn(2, 4), torch.randn(2, 3, 6)
+    ctx, w = att(q, k)
+    scores = torch.stack([torch.stack([att.v(torch.tanh(att.W_q(q[b]) + att.W_k(k[b, l]))).squeeze()
+                                       for l in range(3)]) for b in range(2)])
+    torch.testing.assert_close(w, F.softmax(scores, -1))
+    torch.testing.assert_close(ctx, torch.einsum("bl,bld->bd", w, k))
+
+
+def test_decoder_shapes_and_masking():
+    for context_in_state in (True, False):
+        dec = A.AttentionDecoder(10, 6, hidden=8, emb=4, context_in_state=context_in_state)
+        keys = torch.randn(2, 5, 6)
+        mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+        logits, w = dec(keys, torch.ones(2, 4, dtype=torch.long), mask)
+        assert logits.shape == (2, 4, 10) and w.shape == (2, 4, 5)
+        assert (w[0, :, 3:] == 0).all()
+        tokens, w2 = dec.greedy(keys, 1, 2, 6, mask)
+        assert tokens.shape == (2, 6) and w2.shape == (2, 6, 5)
+
+
+# ---------------------------------------------------------------- vocabulary
+
+def test_vocab_round_trip_and_mismatch():
+    v = A.caption_vocab()
+    ids = v.encode("a red circle left of a blue square")
+    assert v.decode(ids + [2, 5, 6]) == "a red circle left of a blue square".split()
+    inp, tgt = v.batch(["a red circle", "a red circle left of a blue square"])
+    assert inp.shape == tgt.shape == (2, 9)
+    assert inp[0, 0] == 1 and tgt[0, 3] == 2 and tgt[0, 4:].eq(0).all()
+    with pytest.raises(ValueError, match="caption vocabulary mismatch.*purple"):
+        v.encode("a purple circle")
+    with pytest.raises(ValueError, match="mismatch"):
+        v.check_same(A.Vocab(["a", "red"]))
+    v.check_same(A.caption_vocab())
+
+
+def test_model_rejects_other_vocabulary_and_bad_images():
+    model = A.ShowAttendTell(width=4, key_dim=8, hidden=8)
+    s = make_scenes(2, size=32, n_objects=2, seed=0)
+    maps = model.attend(s.images, s.captions, vocab=A.caption_vocab())
+    assert maps.shape == (2, 9, 8, 8)
+    torch.testing.assert_close(maps.sum((-1, -2)), torch.ones(2, 9))
+    with pytest.raises(ValueError, match="mismatch"):
+        model.attend(s.images, s.captions, vocab=A.Vocab(["a", "red", "disc"]))
+    with pytest.raises(ValueError, match="mismatch"):
+        model.attend(s.images, ["a red hexagon", "a red circle"])
+    with pytest.raises(ValueError, match="channels"):
+        model.caption(torch.rand(2, 1, 32, 32))
+    with pytest.raises(ValueError, match="one caption per image"):
+        model.attend(s.images, s.captions[:1])
+    captions, maps = model.caption(s.images, max_len=5)
+    assert len(captions) == 2 and maps.shape == (2, 5, 8, 8)
+
+
+# ---------------------------------------------------------------- measurements
+
+def test_object_words_and_peaks():
+    assert A.object_words("a red circle left of a blue square") == [(1, 0), (2, 0), (6, 1), (7, 1)]
+    maps = torch.zeros(1, 4, 4)
+    maps[0, 2, 3] = 1.0
+    assert A.attention_peaks(maps, 8).tolist() == [[28.0, 20.0]]
+    assert A.in_box((28, 20), (24, 16, 32, 24)) and not A.in_box((32, 20), (24, 16, 32, 24))
+
+
+class OracleCaptioner:
+    """Attends exactly at each object's centre (or at a fixed corner): pointing must be 1 (or ~0)."""
+
+    def __init__(self, scenes, stride=4, wrong=False):
+        self.scenes, self.wrong = scenes, wrong
+        self.encoder = type("E", (), {"stride": stride})()
+
+    def attend(self, images, captions):
+        size = images.shape[-1] // self.encoder.stride
+        T = max(len(c.split()) for c in captions) + 1
+        maps = torch.zeros(len(images), T, size, size)
+        for n, c in enumerate(captions):
+            for pos, obj in A.object_words(c):
+                x0, y0, x1, y1 = self.scenes.boxes[n][obj]
+                cx, cy = ((x0 + x1) // 2, (y0 + y1) // 2) if not self.wrong else (0, 0)
+                maps[n, pos, cy // self.encoder.stride, cx // self.encoder.stride] = 1.0
+        return maps
+
+
+def test_pointing_accuracy_on_oracles():
+    s = make_scenes(30, size=32, n_objects=2, seed=4)
+    right = A.pointing_accuracy(OracleCaptioner(s), s)
+    assert right["all"] == right["colour"] == right["shape"] == 1.0 and right["n_words"] == 120
+    wrong = A.pointing_accuracy(OracleCaptioner(s, wrong=True), s)
+    assert wrong["all"] < 0.2
+    with pytest.raises(TypeError):
+        A.pointing_accuracy(OracleCaptioner(s), s.images)
+
+
+# ---------------------------------------------------------------- translation pairs
+
+def test_pairs_are_deterministic_and_alignment_is_true():
+    p = A.make_translation_pairs(300, seed=5)
+    assert p == A.make_translation_pairs(300, seed=5)
+    assert p != A.make_translation_pairs(300, seed=6)
+    lexicon = {**A.NOUNS, **A.VERBS, **A.SAY_VERBS, **A.ADVERBS, **A.DETERMINERS, **A.COMPLEMENTISERS}
+    many_to_one = verb_final = 0
+    for src, tgt, ali in zip(*p):
+        assert len(tgt) == len(ali)
+        # independent check: the aligned source words are the dictionary entry of the target word
+        for word, positions in zip(tgt, ali):
+            assert lexicon[tuple(src[i] for i in positions)] == word
+            many_to_one += len(positions) > 1
+        # every source word is translated exactly once
+        assert sorted(i for a in ali for i in a) == list(range(len(src)))
+        if any(w in tgt for w in A.COMPLEMENTISERS.values()):
+            assert tgt[-1] in A.VERBS.values()          # the subordinate clause is verb-final
+            verb_final += 1
+    assert many_to_one > 50 and verb_final > 50
+    with pytest.raises(ValueError):
+        A.make_translation_pairs(0)
+
+
+def test_alignment_accuracy_of_the_true_alignment_is_one():
+    p = A.make_translation_pairs(20, seed=1)
+    T = max(len(t) for t in p.tgt) + 1
+    S = max(len(s) for s in p.src) + 1
+    w = torch.zeros(20, T, S)
+    for n, ali in enumerate(p.alignment):
+        for t, positions in enumerate(ali):
+            w[n, t, positions[-1]] = 1.0
+    assert A.alignment_accuracy(None, p, weights=w) == 1.0
+    assert A.alignment_accuracy(None, p, weights=w.roll(1, dims=-1)) < 0.3
+
+
+def test_source_vocabulary_mismatch():
+    src, tgt = A.translation_vocabs()
+    model = A.Seq2Seq(src, tgt, emb=4, hidden=8)
+    with pytest.raises(ValueError, match="source vocabulary mismatch.*unicorn"):
+        model.translate([["the", "unicorn", "sees", "the", "dog"]])
+
+
+def test_tiny_training_runs_and_is_cached():
+    model, info = A.train_translator(verbose=False, n_train=200, epochs=1)
+    again, info2 = A.train_translator(verbose=False, n_train=200, epochs=1)
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    assert info["train_seconds"] == info2["train_seconds"] and len(info["losses"]) == 1
+    with pytest.raises(ValueError, match="unknown option"):
+        A.train_translator(verbose=False, n_layers=3)
+    cap, cinfo = A.train_captioner(verbose=False, n_train=64, epochs=1, width=4, key_dim=8, hidden=8)
+    assert set(A.caption_accuracy(cap, make_scenes(8, 32, 2, seed=9))) == {"exact", "words"}
