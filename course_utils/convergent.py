@@ -1,0 +1,227 @@
+"""Do two networks trained alike learn the same features? Helpers for lectures 05-06.
+
+* the glass model: the same net from many seeds; final loss vs. the features after matching;
+* convergent learning (Li et al., ICLR 2016): per-layer channel correlations between two nets,
+  their matchings (``course_utils.matching``), and linear regression from one net's layer to the other's.
+
+    models = train_seeds("lenet300100", seeds=range(8), epochs=3)
+    acts = layer_activations(model, X, ["conv1", "conv2"])      # {name: (N, C, H, W) tensor}
+    table = regression_between(acts1["conv1"], acts2["conv1"], alpha=0.05)
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import numbers
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .checks import check_array, check_scalar, check_tensor
+from .matching import bipartite_matching, channel_correlation, channels_last, standardize
+from .train import TrainConfig, load_or_fit, seed_everything, train
+
+
+def train_seeds(model: str, seeds, dataset: str = "mnist", epochs: int = 3, **config) -> list:
+    """``train(TrainConfig(model, dataset, epochs, seed=s, ...))`` for every seed; each is cached.
+
+    Returns a list of (model, info) pairs in the order of ``seeds``.
+    """
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds must not be empty")
+    out = []
+    for k, seed in enumerate(tqdm(seeds, desc=f"{model} seeds", leave=False)):
+        cfg = TrainConfig(model=model, dataset=dataset, epochs=epochs, seed=int(seed), **config)
+        if k == 0:
+            out.append(train(cfg, verbose=False))
+        else:  # the data loader announces the dataset on every call; once is enough
+            with contextlib.redirect_stdout(io.StringIO()):
+                out.append(train(cfg, verbose=False))
+    return out
+
+
+@torch.no_grad()
+def mean_loss(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
+    """Mean cross-entropy of ``model`` on (X, y): the 'energy' in the glass analogy."""
+    check_tensor(X, "X")
+    if len(X) != len(y):
+        raise ValueError(f"X and y must have the same length; got {len(X)} and {len(y)}")
+    model.eval()
+    total = sum(F.cross_entropy(model(X[i:i + batch_size]), y[i:i + batch_size], reduction="sum").item()
+                for i in range(0, len(X), batch_size))
+    return total / len(X)
+
+
+@torch.no_grad()
+def layer_activations(model: nn.Module, X: torch.Tensor, layers, batch_size: int = 500) -> dict:
+    """Outputs of the named submodules of ``model`` on ``X``: {name: tensor (N, C) or (N, C, H, W)}."""
+    check_tensor(X, "X")
+    modules = dict(model.named_modules())
+    layers = list(layers)
+    missing = [name for name in layers if name not in modules]
+    if missing:
+        raise ValueError(f"unknown layers {missing}; the model has {[n for n in modules if n]}")
+    store = {name: [] for name in layers}
+    hooks = [modules[name].register_forward_hook(lambda _m, _i, out, name=name: store[name].append(out))
+             for name in layers]
+    try:
+        model.eval()
+        for i in range(0, len(X), batch_size):
+            model(X[i:i + batch_size])
+    finally:
+        for h in hooks:
+            h.remove()
+    return {name: torch.cat(chunks) for name, chunks in store.items()}
+
+
+def drop_constant(a: np.ndarray, b: np.ndarray):
+    """Remove channels that never vary (e.g. dead ReLUs) from each (N, C) array, saying how many."""
+    keep_a, keep_b = a.std(0) > 1e-8, b.std(0) > 1e-8
+    return a[:, keep_a], b[:, keep_b], np.flatnonzero(~keep_a), np.flatnonzero(~keep_b)
+
+
+def compare_layers(acts1, acts2, max_rows: int = 50_000, seed: int = 0) -> dict:
+    """Within- and between-net correlations of one layer, and its matchings.
+
+    ``acts1``, ``acts2``: the layer's activations in each net on the same images, (N, C[, H, W]);
+    conv activations are flattened over images and positions, then at most ``max_rows`` rows kept.
+    """
+    a, b = channels_last(acts1), channels_last(acts2)
+    if len(a) != len(b):
+        raise ValueError(f"the two nets must see the same inputs; got {len(a)} and {len(b)} rows")
+    if len(a) > max_rows:
+        rows = np.random.default_rng(seed).choice(len(a), max_rows, replace=False)
+        a, b = a[rows], b[rows]
+    a, b, dead_a, dead_b = drop_constant(a, b)
+    between = channel_correlation(a, b)
+    rows, cols = bipartite_matching(between)
+    return {"within1": channel_correlation(a, a), "within2": channel_correlation(b, b),
+            "between": between, "semi": between.argmax(1), "rows": rows, "cols": cols,
+            "matched_corr": between[rows, cols], "semi_corr": between.max(1),
+            "dead1": dead_a, "dead2": dead_b}
+
+
+def glass_pair(model_a: nn.Module, model_b: nn.Module, X: torch.Tensor, layer: str = "fc1") -> dict:
+    """How alike are two nets' hidden units? Match units by activation correlation (Hungarian).
+
+    Uses the pre-activations of ``layer`` (a dead ReLU unit is constant after the ReLU but not before).
+    Returns the mean matched activation correlation, the mean with units paired by index (the
+    arbitrary labels SGD happened to give them), and the correlation of the incoming weights
+    after aligning units by the matching and before.
+    """
+    acts_a = layer_activations(model_a, X, [layer])[layer].numpy()
+    acts_b = layer_activations(model_b, X, [layer])[layer].numpy()
+    corr = channel_correlation(acts_a, acts_b)
+    rows, cols = bipartite_matching(corr)
+    w_a = dict(model_a.named_modules())[layer].weight.detach().numpy()
+    w_b = dict(model_b.named_modules())[layer].weight.detach().numpy()
+
+    def weight_corr(wa, wb):
+        return float(np.corrcoef(wa.ravel(), wb.ravel())[0, 1])
+
+    return {"matched_act_corr": float(corr[rows, cols].mean()),
+            "identity_act_corr": float(np.diag(corr).mean()),
+            "matched_weight_corr": weight_corr(w_a[rows], w_b[cols]),
+            "identity_weight_corr": weight_corr(w_a, w_b),
+            "frac_units_above_0.9": float((corr[rows, cols] > 0.9).mean())}
+
+
+def regression_between(target, source, alpha: float = 0.05, max_rows: int = 20_000, seed: int = 0) -> dict:
+    """Predict each (normalised) channel of ``target`` from all channels of ``source``.
+
+    Both are (N, C[, H, W]) activations of the same inputs. Channels are normalised to zero mean and
+    unit variance, so predicting the mean gives a mean squared loss of 1.000. Fits on half the rows
+    and reports the loss on the other half, for least squares and for Lasso (L1 penalty ``alpha``,
+    scikit-learn's scaling: ||y - Xw||^2 / (2 n) + alpha ||w||_1), and how many source channels each
+    fit uses on average (non-zero weights).
+    """
+    from sklearn.linear_model import Lasso
+
+    check_scalar(alpha, "alpha", numbers.Real, low=0, include_low=False)
+    a, b = channels_last(target), channels_last(source)
+    if len(a) != len(b):
+        raise ValueError(f"target and source must come from the same inputs; got {len(a)} and {len(b)} rows")
+    rng = np.random.default_rng(seed)
+    rows = rng.permutation(len(a))[:max_rows]
+    a, b = a[rows], b[rows]
+    half = len(a) // 2
+    # A unit must vary in both halves: one that is silent on the held-out half has no correlation there.
+    a = a[:, (a[:half].std(0) > 1e-8) & (a[half:].std(0) > 1e-8)]
+    b = b[:, (b[:half].std(0) > 1e-8) & (b[half:].std(0) > 1e-8)]
+    za, zb = standardize(a, "target"), standardize(b, "source")
+    fit_x, fit_y, test_x, test_y = zb[:half], za[:half], zb[half:], za[half:]
+    w, *_ = np.linalg.lstsq(np.c_[fit_x, np.ones(half)], fit_y, rcond=None)
+    ls_loss = float(((np.c_[test_x, np.ones(len(test_x))] @ w - test_y) ** 2).mean())
+    lasso = Lasso(alpha=alpha, max_iter=5000, tol=1e-4).fit(fit_x, fit_y)
+    coef = np.atleast_2d(lasso.coef_)
+    l1_loss = float(((lasso.predict(test_x).reshape(test_y.shape) - test_y) ** 2).mean())
+    return {"n_target": za.shape[1], "n_source": zb.shape[1], "ls_loss": ls_loss,
+            "ls_channels": float(zb.shape[1]), "l1_loss": l1_loss,
+            "l1_channels": float((np.abs(coef) > 1e-10).sum(1).mean()), "alpha": alpha,
+            "best_single_loss": float(1 - (channel_correlation(test_y, test_x) ** 2).max(1).mean())}
+
+
+# The photo CNN's task: which of the course photos did a random crop come from? ---------------------
+
+def photo_crops(n_per_photo: int = 64, crop: int = 48, size: int = 128, seed: int = 0):
+    """Random ``crop`` x ``crop`` crops (with horizontal flips) of ``data.photos("all", size)``.
+
+    Returns (X (N, 3, crop, crop), y = photo index, names). Deterministic for a given seed.
+    """
+    from .data import photos
+    check_scalar(n_per_photo, "n_per_photo", numbers.Integral, low=1)
+    check_scalar(crop, "crop", numbers.Integral, low=8)
+    check_scalar(size, "size", numbers.Integral, low=crop)
+    images = photos("all", size=size, verbose=False)
+    g = torch.Generator().manual_seed(seed)
+    xs, ys = [], []
+    for k, img in enumerate(images.images):
+        top = torch.randint(0, size - crop + 1, (n_per_photo,), generator=g)
+        left = torch.randint(0, size - crop + 1, (n_per_photo,), generator=g)
+        flip = torch.rand(n_per_photo, generator=g) < 0.5
+        for t, l, f in zip(top.tolist(), left.tolist(), flip.tolist()):
+            patch = img[:, t:t + crop, l:l + crop]
+            xs.append(patch.flip(-1) if f else patch)
+            ys.append(k)
+    return torch.stack(xs), torch.tensor(ys), list(images.names)
+
+
+def train_photo_cnn(seed: int, epochs: int = 10, width: int = 16, conv1_kernel: int = 11,
+                    n_per_photo: int = 64, crop: int = 48, conv1_init_scale: float = 0.1,
+                    verbose: bool = False):
+    """A PhotoCNN trained to tell the photos apart from crops; cached per seed like ``train``.
+
+    Returns (model, info, (test_x, test_y)). conv1's initial weights are multiplied by
+    ``conv1_init_scale``: with PyTorch's default init, ten short epochs leave each 11x11x3 filter
+    dominated by its random starting noise, which hides what it learned; shrunk, the learned
+    (smooth, colour-opponent) part shows. Accuracy is similar either way (0.61 at scale 1, 0.66 at
+    0.1 for seed 0 on our machine).
+    """
+    from .models import PhotoCNN
+    check_scalar(seed, "seed", numbers.Integral, low=0)
+    train_x, train_y, names = photo_crops(n_per_photo, crop, seed=1000)       # same data for every seed
+    test_x, test_y, _ = photo_crops(max(8, n_per_photo // 4), crop, seed=2000)
+    config = TrainConfig(model="photocnn", dataset="photo-crops", epochs=epochs, seed=seed)
+    seed_everything(seed)
+    check_scalar(conv1_init_scale, "conv1_init_scale", numbers.Real, low=0, include_low=False)
+    model = PhotoCNN(len(names), conv1_kernel=conv1_kernel, width=width)
+    with torch.no_grad():
+        model.conv1.weight.mul_(conv1_init_scale)
+    extra = {"width": width, "conv1_kernel": conv1_kernel, "n_per_photo": n_per_photo, "crop": crop,
+             "data_seeds": [1000, 2000], "conv1_init_scale": conv1_init_scale}
+    model, info = load_or_fit(model, (train_x, train_y), (test_x, test_y), config, extra=extra, verbose=verbose)
+    return model, info, (test_x, test_y)
+
+
+def filter_images(weight) -> np.ndarray:
+    """Conv weights (C_out, C_in, k, k) -> images (C_out, k, k[, 3]) scaled to [0, 1] each, for imshow."""
+    w = check_array(weight, "weight", ndim=4).astype(np.float64)
+    w = np.moveaxis(w, 1, -1)
+    lo = w.reshape(len(w), -1).min(1)[:, None, None, None]
+    hi = w.reshape(len(w), -1).max(1)[:, None, None, None]
+    out = (w - lo) / np.maximum(hi - lo, 1e-12)
+    return out[..., 0] if out.shape[-1] == 1 else out
