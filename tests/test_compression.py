@@ -1,0 +1,269 @@
+"""Deep Compression: pruning, k-means weight sharing, Huffman coding, bit accounting and the file."""
+import heapq
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import entropy
+from sklearn.cluster import KMeans
+from torch import nn
+
+from course_utils import compression as C
+from course_utils.models import LeNet300100, LeNet5
+from course_utils.train import TrainConfig, fit
+
+
+def small_net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.ReLU(), nn.Linear(12, 3))
+
+
+# ----------------------------------------------------------------------------- Huffman
+
+def merged_weight_sum(freqs):
+    """Independent optimum: the expected length of a Huffman code is the sum of all merged weights."""
+    heap = [f for f in freqs if f > 0]
+    heapq.heapify(heap)
+    total = 0
+    while len(heap) > 1:
+        merged = heapq.heappop(heap) + heapq.heappop(heap)
+        total += merged
+        heapq.heappush(heap, merged)
+    return total
+
+
+def is_prefix_free(code):
+    words = sorted(code.values())
+    return all(not b.startswith(a) for a, b in zip(words, words[1:]))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_huffman_is_optimal_prefix_free_and_round_trips(seed):
+    rng = np.random.default_rng(seed)
+    freqs = rng.integers(0, 200, size=rng.integers(2, 40))
+    freqs[0] = max(freqs[0], 1)
+    freqs[-1] = max(freqs[-1], 1)
+    code = C.huffman_code(freqs)
+    assert is_prefix_free(code)
+    assert set(code) == {i for i, f in enumerate(freqs) if f > 0}
+    expected = sum(f * len(code[s]) for s, f in enumerate(freqs) if f > 0)
+    assert expected == merged_weight_sum(freqs)
+    # Shannon's bounds, with scipy's entropy as the independent reference: H <= L < H + 1 (bits/symbol).
+    p = freqs[freqs > 0] / freqs.sum()
+    h = entropy(p, base=2)
+    assert h - 1e-9 <= expected / freqs.sum() < h + 1
+    assert math.isclose(sum(2.0 ** -len(w) for w in code.values()), 1.0)  # a full tree (Kraft equality)
+    symbols = rng.choice(np.flatnonzero(freqs), size=500).tolist()
+    data, n_bits = C.huffman_encode(symbols, code)
+    assert n_bits == sum(len(code[s]) for s in symbols) and len(data) == math.ceil(n_bits / 8)
+    assert C.huffman_decode(data, n_bits, code) == symbols
+
+
+def test_huffman_textbook_lengths_and_edge_cases():
+    code = C.huffman_code({"a": 45, "b": 13, "c": 12, "d": 16, "e": 9, "f": 5})   # CLRS's example
+    assert {s: len(w) for s, w in code.items()} == {"a": 1, "b": 3, "c": 3, "d": 3, "e": 4, "f": 4}
+    assert C.huffman_code({"x": 7}) == {"x": "0"}
+    with pytest.raises(ValueError, match="positive"):
+        C.huffman_code([0, 0])
+    with pytest.raises(ValueError):
+        C.huffman_code({"a": -1, "b": 2})
+    with pytest.raises(ValueError, match="no code"):
+        C.huffman_encode(["zz"], code)
+
+
+# ----------------------------------------------------------------------------- k-means
+
+@pytest.mark.parametrize("init", C.INITS)
+def test_kmeans_matches_sklearn_and_respects_bits(init):
+    w = torch.randn(3000, generator=torch.Generator().manual_seed(1)).numpy()
+    codebook, codes = C.kmeans_quantize(w, 3, init=init)
+    assert codebook.shape == (8,) and codes.shape == w.shape
+    assert len(torch.unique(codebook[codes])) <= 2 ** 3
+    start = C.initial_centroids(w, 8, init)
+    ref = KMeans(8, init=start.reshape(-1, 1), n_init=1, max_iter=300, tol=0, algorithm="lloyd").fit(w.reshape(-1, 1))
+    np.testing.assert_allclose(np.sort(ref.cluster_centers_.ravel()), codebook.numpy(), atol=1e-5)
+    # Every weight sits at its nearest centroid.
+    dist = np.abs(w[:, None] - codebook.numpy()[None, :])
+    assert np.allclose(dist[np.arange(len(w)), codes.numpy()], dist.min(1), atol=1e-6)
+
+
+def test_kmeans_initialisations_differ_as_in_the_paper():
+    w = np.concatenate([np.random.default_rng(0).normal(0, 0.02, 5000), [-0.5, 0.5]])
+    linear = C.initial_centroids(w, 8, "linear")
+    density = C.initial_centroids(w, 8, "density")
+    assert linear[0] == w.min() and linear[-1] == w.max()
+    assert np.ptp(density[1:-1]) < np.ptp(linear[1:-1])   # density crowds centroids where weights are
+
+
+def test_kmeans_bad_input():
+    with pytest.raises(ValueError, match="bits"):
+        C.kmeans_quantize(np.ones(5), 0)
+    with pytest.raises(ValueError, match="bits"):
+        C.kmeans_quantize(np.ones(5), 17)
+    with pytest.raises(TypeError):
+        C.kmeans_quantize(np.ones(5), 2.5)
+    with pytest.raises(ValueError, match="empty"):
+        C.kmeans_quantize(np.zeros(0), 4)
+    with pytest.raises(ValueError, match="init"):
+        C.kmeans_quantize(np.ones(5), 4, init="kmeans++")
+
+
+# ----------------------------------------------------------------------------- pruning
+
+def test_prune_by_sparsity_and_threshold():
+    net = LeNet300100()
+    masks = C.prune(net, sparsity={"fc1": 0.9, "fc2": 0.5})
+    kept = C.weights_kept(net)
+    assert kept["fc1"] == pytest.approx(0.1, abs=1e-5) and kept["fc2"] == pytest.approx(0.5) and kept["fc3"] == 1
+    assert set(masks) == {"fc1", "fc2", "fc3"} and masks["fc1"].dtype == torch.bool
+    assert torch.equal(net.fc1.weight != 0, masks["fc1"])
+    net = LeNet5()
+    small = net.conv2.weight.abs() < 0.01
+    masks = C.prune(net, threshold=0.01)
+    assert torch.equal(masks["conv2"], ~small) and (net.conv2.weight[small] == 0).all()
+
+
+def test_prune_bad_input():
+    with pytest.raises(ValueError, match=r"sparsity.*\[0, 1\)"):
+        C.prune(LeNet300100(), sparsity=1.0)
+    with pytest.raises(ValueError, match="sparsity"):
+        C.prune(LeNet300100(), sparsity=-0.1)
+    with pytest.raises(ValueError, match="exactly one"):
+        C.prune(LeNet300100())
+    with pytest.raises(ValueError, match="unknown layers"):
+        C.prune(LeNet300100(), sparsity={"conv9": 0.5})
+    with pytest.raises(ValueError, match="no prunable layers"):
+        C.prune(nn.Sequential(nn.ReLU(), nn.BatchNorm1d(4)), sparsity=0.5)
+    with pytest.raises(TypeError):
+        C.prune("lenet", sparsity=0.5)
+
+
+def test_mask_held_during_retraining():
+    net = small_net()
+    masks = C.prune(net, sparsity=0.7)
+    X, y = torch.randn(64, 1, 4, 4), torch.randint(0, 3, (64,))
+    fit(net, X, y, TrainConfig(epochs=2, lr=1e-2, batch_size=16), step_hook=C.mask_hook(masks))
+    for name, layer in C.prunable_layers(net).items():
+        assert (layer.weight[~masks[name]] == 0).all()
+
+
+# ----------------------------------------------------------------------------- centroid retraining
+
+def test_centroid_gradient_is_the_sum_over_each_cluster():
+    net = small_net()
+    C.prune(net, sparsity=0.5)
+    shared = C.SharedWeights(net, bits=3)
+    X, y = torch.randn(32, 1, 4, 4), torch.randint(0, 3, (32,))
+    # Reference: the gradient with respect to each (shared) weight, summed per code by hand.
+    plain = shared.export()
+    nn.functional.cross_entropy(plain(X), y).backward()
+    nn.functional.cross_entropy(shared(X), y).backward()
+    for name in shared.layer_names:
+        grad_w = C.prunable_layers(plain)[name].weight.grad.flatten()
+        per_code = torch.zeros(2 ** 3).index_add_(0, shared.codes(name).flatten(), grad_w)
+        torch.testing.assert_close(shared.centroids[shared._key(name)].grad, per_code[1:])
+
+
+def test_codes_fixed_and_masks_zero_while_centroids_train():
+    net = small_net()
+    masks = C.prune(net, sparsity=0.6)
+    shared = C.SharedWeights(net, bits=2)
+    codes = {n: shared.codes(n).clone() for n in shared.layer_names}
+    before = {n: shared.codebook(n).detach().clone() for n in shared.layer_names}
+    X, y = torch.randn(64, 1, 4, 4), torch.randint(0, 3, (64,))
+    fit(shared, X, y, TrainConfig(epochs=3, lr=1e-2, batch_size=16))
+    out = shared.export()
+    for name, layer in C.prunable_layers(out).items():
+        assert torch.equal(shared.codes(name), codes[name])
+        assert not torch.equal(shared.codebook(name), before[name])          # the centroids did move
+        assert (layer.weight[~masks[name]] == 0).all()
+        assert len(torch.unique(layer.weight)) <= 2 ** 2
+        assert torch.equal(layer.weight, shared.codebook(name)[codes[name]].detach())
+    assert sum(p.numel() for p in shared.parameters() if p.requires_grad) == 3 + 3 + 12 + 3  # codebooks + biases
+
+
+# ----------------------------------------------------------------------------- sparse format, report, file
+
+def test_relative_indices_with_fillers_round_trip():
+    w = torch.zeros(100)
+    w[[0, 3, 40, 99]] = torch.tensor([1.0, -2.0, 3.0, 4.0])
+    gaps, values, is_value = C.relative_indices(w, index_bits=3)     # longest gap: 7 zeros
+    assert gaps.max() <= 7
+    # 36 zeros between 3 and 40: four fillers (8 slots each) then a gap of 4.
+    assert gaps.tolist()[:7] == [0, 2, 7, 7, 7, 7, 4]
+    assert is_value.sum() == 4 and (values[~is_value] == 0).all()
+    assert torch.equal(C.dense_from_relative(gaps, values, (100,)), w)
+
+
+def compressed_lenet(bits=4):
+    net = LeNet300100()
+    C.prune(net, sparsity={"fc1": 0.92, "fc2": 0.91, "fc3": 0.74})
+    return C.SharedWeights(net, bits=bits).export()
+
+
+def test_report_and_file_sizes_agree(tmp_path):
+    net = compressed_lenet()
+    rows = C.compression_report(net, bits=4, index_bits=5)
+    total = rows[-1]
+    assert [r["layer"] for r in rows] == ["fc1", "fc2", "fc3", "total"]
+    assert total["weights"] == 266_200 and total["dense bytes"] == 4 * 266_610
+    assert total["kept %"] == pytest.approx(100 * (0.08 * 235200 + 0.09 * 30000 + 0.26 * 1000) / 266200, abs=0.01)
+    assert total["P+Q+H bytes"] < total["P+Q bytes"] < total["dense bytes"]
+    for r in rows[:-1]:
+        assert r["weight bits P+Q+H"] <= 4 + 1e-9 and r["index bits P+Q+H"] <= 5 + 1e-9
+    info = C.save_compressed(net, tmp_path / "lenet.dc", bits=4, index_bits=5)
+    size = os.path.getsize(tmp_path / "lenet.dc")
+    assert info["payload_bytes"] == total["P+Q+H bytes"]
+    assert size == total["P+Q+H bytes"] + info["header_bytes"] and info["header_bytes"] < 1024
+    state = C.load_compressed(tmp_path / "lenet.dc")
+    assert state.keys() == net.state_dict().keys()
+    assert all(torch.equal(state[k], v) for k, v in net.state_dict().items())
+
+
+def test_report_and_file_bad_input(tmp_path):
+    net = LeNet300100()
+    C.prune(net, sparsity=0.9)
+    with pytest.raises(ValueError, match="quantise it first"):
+        C.compression_report(net, bits=4)
+    with pytest.raises(ValueError, match="bits"):
+        C.compression_report(compressed_lenet(), bits=20)
+    with pytest.raises(ValueError, match="missing"):
+        C.SharedWeights(net, bits={"fc1": 4})
+    with pytest.raises(ValueError, match="no prunable layers"):
+        C.compression_report(nn.Sequential(nn.ReLU()), bits=4)
+    bad = tmp_path / "bad.dc"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="magic"):
+        C.load_compressed(bad)
+
+
+def test_pruning_curve_matches_prune():
+    import copy
+    from course_utils.train import accuracy
+    net = LeNet300100()
+    X, y = torch.rand(200, 1, 28, 28), torch.randint(0, 10, (200,))
+    curve = C.pruning_curve(net, X, y, [0.0, 0.5, 0.9])
+    for s, acc in zip([0.0, 0.5, 0.9], curve):
+        pruned = copy.deepcopy(net)
+        C.prune(pruned, sparsity=s)
+        assert acc == accuracy(pruned, X, y)
+    with pytest.raises(ValueError, match="sparsity"):
+        C.pruning_curve(net, X, y, [1.0])
+
+
+def test_fully_pruned_layer_round_trips(tmp_path):
+    net = small_net()
+    with torch.no_grad():
+        net[1].weight.zero_()                    # a layer with nothing left
+    with pytest.raises(ValueError, match="empty"):
+        C.SharedWeights(net, bits=2)
+    C.prune(net, sparsity={"3": 0.5})
+    shared_last = C.SharedWeights(nn.Sequential(net[3]), bits=2).export()[0]
+    with torch.no_grad():
+        net[3].weight.copy_(shared_last.weight)
+    info = C.save_compressed(net, tmp_path / "b.dc", bits=2)
+    state = C.load_compressed(tmp_path / "b.dc")
+    assert (state["1.weight"] == 0).all() and torch.equal(state["3.weight"], net[3].weight)
+    assert os.path.getsize(tmp_path / "b.dc") == info["header_bytes"] + C.compression_report(net, 2)[-1]["P+Q+H bytes"]
