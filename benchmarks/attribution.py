@@ -1,0 +1,143 @@
+"""Occlusion and guided backprop: course_utils against captum, same settings, same machine.
+
+    python benchmarks/attribution.py            # writes benchmarks/results/attribution.json
+
+Cases: EfficientNet-Lite0 on a 224x224 photo (occlusion window 32, stride 8) and a small CNN on
+32x32 inputs. Times are wall-clock seconds (best of ``--repeats`` for the fast cases); every row
+also reports the largest absolute difference between the two outputs.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import platform
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from course_utils import backprop as bp
+from course_utils import data
+from course_utils import occlusion as oc
+from course_utils.cache import atomic_write_bytes
+from course_utils.models import PhotoCNN
+
+RESULTS = Path(__file__).parent / "results" / "attribution.json"
+
+
+def timed(fn, repeats=1):
+    times, out = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return out, min(times), times
+
+
+def race(fa, fb, repeats):
+    """Time two functions alternately (a, b, a, b, ...) so both see the same machine load; best of each."""
+    ta, tb = [], []
+    for _ in range(repeats):
+        a, t = timed(fa)[:2]
+        ta.append(t)
+        b, t = timed(fb)[:2]
+        tb.append(t)
+    return a, b, min(ta), min(tb), ta, tb
+
+
+def relu_copy(model):
+    """The same network with every ReLU6 replaced by ReLU: a model on which captum is correct."""
+    model = copy.deepcopy(model)
+    for module in model.modules():
+        for name, child in module.named_children():
+            if isinstance(child, nn.ReLU6):
+                setattr(module, name, nn.ReLU())
+    return model
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--lite0-stride", type=int, default=8)
+    args = parser.parse_args()
+    from captum.attr import GuidedBackprop, Occlusion
+    warnings.filterwarnings("ignore", module="captum")
+    torch.manual_seed(0)
+    rows = []
+
+    def row(case, method, ours, captum, diff, note=""):
+        rows.append({"case": case, "method": method, "ours_s": ours, "captum_s": captum,
+                     "ratio": ours / captum, "max_abs_diff": diff, "note": note})
+        print(f"{case:34s} {method:22s} ours {ours:8.3f} s  captum {captum:8.3f} s  ratio {ours / captum:5.2f}  "
+              f"max|diff| {diff:.2e}  {note}", flush=True)
+
+    # ---- small CNN on 32x32 inputs (random weights: timing and agreement do not need training)
+    small = PhotoCNN(n_classes=10, conv1_kernel=5, width=32).eval()
+    xs = torch.rand(8, 3, 32, 32)
+    target = torch.arange(8) % 10
+    gb_ours, t_ours, _ = timed(lambda: bp.guided_backprop(small, xs, target), args.repeats)
+    # PhotoCNN uses functional relu, which captum cannot see; compare on an equivalent module-ReLU net.
+    small_mod = nn.Sequential(nn.Conv2d(3, 32, 5, 2, 2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 5, padding=2),
+                              nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(),
+                              nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10)).eval()
+    small_mod.load_state_dict({k: v for k, v in zip(small_mod.state_dict(), small.state_dict().values())})
+    gb_mod, gb_cap, t_ours_mod, t_cap, _, _ = race(lambda: bp.guided_backprop(small_mod, xs, target),
+                                                   lambda: GuidedBackprop(small_mod).attribute(xs, target=target),
+                                                   args.repeats)
+    row("small CNN 8x32x32", "guided backprop", t_ours_mod, t_cap, (gb_mod - gb_cap).abs().max().item(),
+        f"functional-relu PhotoCNN: {t_ours:.3f} s, max|diff| to module net {(gb_ours - gb_cap).abs().max().item():.1e}")
+
+    x1 = xs[:1]
+    occ_kwargs = dict(window=8, stride=2, baseline=0.5)
+    occ = Occlusion(small)
+    o_inc, o_cap, t_inc, t_cap1, _, _ = race(
+        lambda: oc.occlusion(small, x1, 3, method="incremental", **occ_kwargs),
+        lambda: occ.attribute(x1, target=3, sliding_window_shapes=(3, 8, 8), strides=(3, 2, 2), baselines=0.5), 3)
+    o_den, o_cap64, t_den, t_cap64, _, _ = race(
+        lambda: oc.occlusion(small, x1, 3, method="dense", **occ_kwargs),
+        lambda: occ.attribute(x1, target=3, sliding_window_shapes=(3, 8, 8), strides=(3, 2, 2), baselines=0.5,
+                              perturbations_per_eval=64), 3)
+    n_pos = len(oc.occluder_positions(32, 8, 2)) ** 2
+    row("small CNN 32x32, w8 s2", "occlusion incremental", t_inc, t_cap1, (o_inc - o_cap).abs().max().item(),
+        f"{n_pos} positions; captum perturbations_per_eval=1")
+    row("small CNN 32x32, w8 s2", "occlusion dense", t_den, t_cap64, (o_den - o_cap64).abs().max().item(),
+        "captum perturbations_per_eval=64")
+
+    # ---- EfficientNet-Lite0 on a 224x224 photo
+    model = data.imagenet_classifier(verbose=False)
+    photos = data.photos("imagenet", verbose=False)
+    x, label = photos.images[:1], int(photos.labels[0])
+    gb_ours, gb_cap, t_ours, t_cap, times_ours, times_cap = race(
+        lambda: bp.guided_backprop(model, x, label), lambda: GuidedBackprop(model).attribute(x, target=label),
+        args.repeats)
+    relu_model = relu_copy(model)
+    agree = (bp.guided_backprop(relu_model, x, label) - GuidedBackprop(relu_model).attribute(x, target=label)).abs().max()
+    row("Lite0 224x224", "guided backprop", t_ours, t_cap, (gb_ours - gb_cap).abs().max().item(),
+        f"captum leaves ReLU6 ungated (its GuidedBackprop only sees nn.ReLU); on a ReLU copy max|diff| "
+        f"{agree.item():.1e}; median ours {statistics.median(times_ours):.3f} s, captum {statistics.median(times_cap):.3f} s")
+
+    s = args.lite0_stride
+    n_pos = len(oc.occluder_positions(224, 32, s)) ** 2
+    o_inc, t_inc, _ = timed(lambda: oc.occlusion(model, x, label, 32, s, 0.5, method="incremental", batch_size=64))
+    o_cap, t_cap, _ = timed(lambda: Occlusion(model).attribute(x, target=label, sliding_window_shapes=(3, 32, 32),
+                                                               strides=(3, s, s), baselines=0.5))
+    o_den, t_den, _ = timed(lambda: oc.occlusion(model, x, label, 32, s, 0.5, method="dense", batch_size=16))
+    row(f"Lite0 224x224, w32 s{s}", "occlusion incremental", t_inc, t_cap, (o_inc - o_cap).abs().max().item(),
+        f"{n_pos} positions; captum perturbations_per_eval=1 (its default)")
+    row(f"Lite0 224x224, w32 s{s}", "occlusion dense", t_den, t_cap, (o_den - o_cap).abs().max().item(),
+        "batches of 16 whole occluded images")
+
+    result = {"rows": rows, "torch": torch.__version__, "threads": torch.get_num_threads(),
+              "machine": platform.processor() or platform.machine(),
+              "note": "measured on a 2-core machine shared with other developers' jobs (load average > 10); "
+                      "absolute times are inflated, ratios come from back-to-back runs"}
+    atomic_write_bytes(RESULTS, json.dumps(result, indent=2).encode())
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""Lecture 04, backpropagation from individual neurons: gradients, deconvnet and guided backprop.
+
+All three maps are ``d neuron / d x`` computed by backpropagation; they differ only in what the
+backward pass does at each rectifier ``y = clamp(x, 0, hi)`` (ReLU: hi = inf, ReLU6: hi = 6),
+given the gradient ``g`` arriving at ``y``:
+
+* ``saliency``         x.grad = I[0 < x < hi] * g                 (the true gradient)
+* ``deconvnet``        x.grad = I[g > 0] * g                     (Zeiler & Fergus: ignore the forward pass)
+* ``guided_backprop``  x.grad = I[g > 0] * I[0 < x < hi] * g     (Springenberg et al.: both)
+
+The rules are applied by a custom ``torch.autograd.Function``. To find every rectifier, whether it
+is a module (reused or not), in-place or a functional call (``torch.relu``, ``F.relu``,
+``F.relu6``, ``Tensor.relu_``...), the forward pass runs inside a ``TorchFunctionMode`` that
+swaps those calls for the custom function. Nothing is attached to the model: no hooks, flags or
+changed parameters survive the call.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import numbers
+import warnings
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from .checks import check_choice, check_tensor
+
+RULES = ["gradient", "deconvnet", "guided"]
+
+
+def relu_backward_rule(grad_out: torch.Tensor, x: torch.Tensor, rule: str, hi: float = math.inf) -> torch.Tensor:
+    """The gradient passed to the input of ``y = clamp(x, 0, hi)`` under each rule (see module docstring)."""
+    check_choice(rule, "rule", RULES)
+    passes = (x > 0) & (x < hi)          # where the forward pass let the signal through
+    if rule == "gradient":
+        return grad_out * passes
+    if rule == "deconvnet":
+        return grad_out.clamp(min=0)
+    return grad_out.clamp(min=0) * passes
+
+
+class _Rectifier(torch.autograd.Function):
+    """``clamp(x, 0, hi)`` forward; the chosen rule backward. Saves a mask, not ``x``, so in-place is safe."""
+
+    @staticmethod
+    def forward(ctx, x, hi, rule, inplace):
+        passes = (x > 0) if hi == math.inf else (x > 0) & (x < hi)
+        ctx.rule = rule
+        ctx.save_for_backward(passes)
+        if inplace:
+            ctx.mark_dirty(x)
+            return x.clamp_(0, hi)
+        return x.clamp(0, hi)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (passes,) = ctx.saved_tensors
+        zero = grad_out.new_zeros(())
+        if ctx.rule == "gradient":
+            grad = torch.where(passes, grad_out, zero)
+        elif ctx.rule == "deconvnet":
+            grad = grad_out.clamp(min=0)
+        else:
+            grad = torch.where(passes & (grad_out > 0), grad_out, zero)
+        return grad, None, None, None
+
+
+class _PositiveGrad(torch.autograd.Function):
+    """Identity forward; passes only the positive part of the gradient backward.
+
+    Placed after the rectifier's own (native, fused) forward and backward, it turns the true
+    gradient I[0 < x < hi] g into guided backprop's I[0 < x < hi] I[g > 0] g at the cost of one
+    clamp, which is what keeps guided backprop as fast as a plain gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, y, inplace):
+        if inplace:
+            ctx.mark_dirty(y)
+            return y
+        return y.view_as(y)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return grad_out.clamp(min=0), None
+
+
+def _arg(args, kwargs, i, name, default):
+    return args[i] if len(args) > i else kwargs.get(name, default)
+
+
+def _rectifier_call(func, args, kwargs):
+    """(x, hi, inplace) if ``func(*args, **kwargs)`` is a ReLU-family call, else None."""
+    if func in (F.relu, torch.relu, torch.Tensor.relu):
+        return args[0], math.inf, bool(_arg(args, kwargs, 1, "inplace", False)) if func is F.relu else False
+    if func in (torch.relu_, torch.Tensor.relu_, F.relu_):
+        return args[0], math.inf, True
+    if func is F.relu6:
+        return args[0], 6.0, bool(_arg(args, kwargs, 1, "inplace", False))
+    if func in (F.hardtanh, F.hardtanh_):
+        lo, hi = _arg(args, kwargs, 1, "min_val", -1.0), _arg(args, kwargs, 2, "max_val", 1.0)
+        if lo != 0:  # a hardtanh that is not a rectifier keeps its ordinary gradient
+            return None
+        inplace = func is F.hardtanh_ or bool(_arg(args, kwargs, 3, "inplace", False))
+        return args[0], float(hi), inplace
+    return None
+
+
+class RectifierRule(TorchFunctionMode):
+    """Inside ``with RectifierRule(rule):`` every ReLU/ReLU6 call backpropagates with ``rule``.
+
+    Counts the rectifiers it replaced in ``self.count`` (a model with none is probably a mistake).
+    """
+
+    def __init__(self, rule: str):
+        super().__init__()
+        self.rule = check_choice(rule, "rule", RULES)
+        self.count = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        call = _rectifier_call(func, args, kwargs)
+        if call is not None and isinstance(call[0], torch.Tensor) and call[0].requires_grad:
+            self.count += 1
+            x, hi, inplace = call
+            if self.rule == "guided" and not inplace:  # an in-place rectifier saved its output; keep it intact
+                return _PositiveGrad.apply(func(*args, **kwargs), inplace)
+            return _Rectifier.apply(x, hi, self.rule, inplace)
+        return func(*args, **kwargs)
+
+
+class _Stop(Exception):
+    """Raised by the temporary forward hook once the chosen layer's activation exists."""
+
+
+def _input_channels(model: nn.Module):
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            return module.in_channels
+    return None
+
+
+def check_model_input(model: nn.Module, x: torch.Tensor):
+    """Validate ``model`` and ``x`` (C,H,W) or (B,C,H,W); returns x as a batch and whether it was a single image."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    check_tensor(x, "x", ndim=(3, 4), channels=_input_channels(model))
+    return (x[None], True) if x.dim() == 3 else (x, False)
+
+
+def target_scalar(output: torch.Tensor, target, batch: int) -> torch.Tensor:
+    """Sum over the batch of the neuron of interest: ``output[b, target[b]]`` or ``target(output)``.
+
+    Images are independent in eval mode, so the gradient of the sum is each image's own gradient.
+    """
+    if callable(target):
+        value = target(output)
+        if not isinstance(value, torch.Tensor) or value.dim() > 1 or (value.dim() == 1 and len(value) != batch):
+            raise ValueError("a callable target must return a scalar tensor or one value per image "
+                             f"(shape ({batch},)); got {getattr(value, 'shape', type(value).__name__)}")
+        return value.sum()
+    if output.dim() != 2:
+        raise ValueError(f"a class-index target needs an output of shape (B, classes); got {tuple(output.shape)}; "
+                         "pass a callable target for other outputs")
+    n_classes = output.shape[1]
+    if isinstance(target, numbers.Integral) and not isinstance(target, bool):
+        index = torch.full((batch,), int(target), dtype=torch.long)
+    elif isinstance(target, (list, tuple, torch.Tensor)):
+        index = torch.as_tensor(target, dtype=torch.long).reshape(-1)
+        if len(index) != batch:
+            raise ValueError(f"target needs one class per image ({batch}); got {len(index)}")
+    else:
+        raise TypeError(f"target must be a class index, a sequence of indices or a callable; got {type(target).__name__}")
+    if (index < 0).any() or (index >= n_classes).any():
+        raise ValueError(f"target must be a class index in [0, {n_classes - 1}]; got {index.tolist()}")
+    return output.gather(1, index[:, None].to(output.device)).sum()
+
+
+def attribute(model: nn.Module, x: torch.Tensor, target, rule: str = "gradient",
+              layer: nn.Module | None = None) -> torch.Tensor:
+    """``d target / d x`` with the rectifiers' backward replaced by ``rule``; shaped like ``x``.
+
+    ``target``: a class index (or one per image), or a callable mapping the output of ``model``,
+    or of ``layer`` when given, to the neuron's value (a scalar, or one value per image). E.g.
+    ``target=lambda a: a[:, 7, 3, 3]`` picks channel 7 at position (3, 3) of a conv layer.
+    A model in training mode is run in eval mode (with a warning) and put back in training mode.
+    """
+    check_choice(rule, "rule", RULES)
+    batch_x, single = check_model_input(model, x)
+    if layer is not None and not any(m is layer for m in model.modules()):
+        raise ValueError(f"layer must be a submodule of model; got a {type(layer).__name__} that is not in it")
+    was_training = model.training
+    if was_training:
+        warnings.warn("model is in training mode; computing the attribution in eval mode "
+                      "(dropout off, BatchNorm running statistics) and restoring training mode after", stacklevel=3)
+        model.eval()
+    handle = None
+    try:
+        xg = batch_x.detach().clone().requires_grad_(True)
+        captured = {}
+        if layer is not None:
+            def grab(module, inputs, output):  # temporary, removed in `finally`
+                captured["out"] = output
+                raise _Stop
+            handle = layer.register_forward_hook(grab)
+        # The true gradient needs no rule at all: plain autograd is already right for every ReLU.
+        mode = RectifierRule(rule) if rule != "gradient" else contextlib.nullcontext()
+        with torch.enable_grad(), mode:
+            try:
+                out = model(xg)
+            except _Stop:
+                out = captured["out"]
+        scalar = target_scalar(out, target, len(xg))
+        # autograd.grad (not .backward) so that no parameter's .grad is touched.
+        (grad,) = torch.autograd.grad(scalar, xg, allow_unused=True)
+        grad = torch.zeros_like(xg) if grad is None else grad
+    finally:
+        if handle is not None:
+            handle.remove()
+        model.train(was_training)
+    return grad[0] if single else grad
+
+
+def saliency(model: nn.Module, x: torch.Tensor, target, layer: nn.Module | None = None) -> torch.Tensor:
+    """The plain gradient ``d target / d x`` (Simonyan et al. 2014; captum ``Saliency(abs=False)``)."""
+    return attribute(model, x, target, "gradient", layer)
+
+
+def deconvnet(model: nn.Module, x: torch.Tensor, target, layer: nn.Module | None = None) -> torch.Tensor:
+    """Zeiler & Fergus's deconvnet: rectifiers pass ``relu(g)`` backward (captum ``Deconvolution``)."""
+    return attribute(model, x, target, "deconvnet", layer)
+
+
+def guided_backprop(model: nn.Module, x: torch.Tensor, target, layer: nn.Module | None = None) -> torch.Tensor:
+    """Guided backprop: rectifiers pass ``I[g > 0] I[x > 0] g`` backward (captum ``GuidedBackprop``)."""
+    return attribute(model, x, target, "guided", layer)
+
+
+def neuron(channel: int, row: int | None = None, col: int | None = None) -> Callable:
+    """A target for ``layer=``: channel ``channel`` at (row, col), or the channel's centre when omitted."""
+    def pick(activation):
+        if activation.dim() != 4:
+            raise ValueError(f"neuron() expects a conv activation (B,C,H,W); got shape {tuple(activation.shape)}")
+        if not 0 <= channel < activation.shape[1]:
+            raise ValueError(f"channel must be in [0, {activation.shape[1] - 1}]; got {channel}")
+        r = activation.shape[2] // 2 if row is None else row
+        c = activation.shape[3] // 2 if col is None else col
+        if not (0 <= r < activation.shape[2] and 0 <= c < activation.shape[3]):
+            raise ValueError(f"(row, col) must lie in the {activation.shape[2]}x{activation.shape[3]} map; got ({r}, {c})")
+        return activation[:, channel, r, c]
+    return pick

@@ -1,0 +1,138 @@
+"""course_utils.occlusion: captum's Occlusion semantics, incremental == dense inference, bad input."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from course_utils import occlusion as oc
+from course_utils.models import MBConv, PhotoCNN, _conv_bn
+
+captum_attr = pytest.importorskip("captum.attr")
+
+
+def photo_cnn():
+    torch.manual_seed(0)
+    return PhotoCNN(n_classes=5, conv1_kernel=5, width=8).eval()   # functional relu and max_pool2d
+
+
+def lite_like():
+    """A miniature EfficientNet-Lite: SamePad, BatchNorm, ReLU6 modules, residual MBConv blocks."""
+    torch.manual_seed(1)
+    net = nn.Sequential(_conv_bn(3, 8, 3, stride=2), MBConv(8, 8, 3, 1, 2), MBConv(8, 12, 5, 2, 3),
+                        MBConv(12, 12, 5, 1, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(12, 6))
+    for m in net.modules():  # non-trivial BatchNorm statistics
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    return net.eval()
+
+
+def captum_occlusion(model, x, target, window, stride, baseline):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return captum_attr.Occlusion(model).attribute(x, target=target, sliding_window_shapes=(x.shape[1], *window),
+                                                      strides=(x.shape[1], *stride), baselines=baseline)
+
+
+@pytest.mark.parametrize("window,stride", [((8, 8), (4, 4)), ((5, 7), (3, 2)), ((20, 20), (1, 1)), ((6, 6), (6, 6))])
+@pytest.mark.parametrize("method", ["incremental", "dense"])
+def test_equals_captum(window, stride, method):
+    model, x = photo_cnn(), torch.rand(2, 3, 20, 20)
+    ours = oc.occlusion(model, x, [1, 3], window, stride, baseline=0.25, method=method)
+    theirs = captum_occlusion(model, x, torch.tensor([1, 3]), window, stride, 0.25)
+    assert ours.shape == x.shape
+    assert torch.allclose(ours, theirs, atol=1e-5, rtol=0)
+
+
+def test_equals_captum_on_residual_relu6_net_with_tensor_baseline():
+    model, x = lite_like(), torch.rand(1, 3, 26, 26)
+    baseline = torch.tensor([0.2, 0.5, 0.8])
+    ours = oc.occlusion(model, x, 4, 7, 4, baseline=baseline)
+    theirs = captum_occlusion(model, x, 4, (7, 7), (4, 4), baseline[:, None, None].expand(3, 26, 26)[None])
+    assert torch.allclose(ours, theirs, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("make", [photo_cnn, lite_like])
+def test_incremental_equals_dense(make):
+    model, image = make(), torch.rand(3, 32, 32)
+    a = oc.occluded_logits(model, image, (9, 6), (4, 5), 0.5, method="incremental", batch_size=7)
+    b = oc.occluded_logits(model, image, (9, 6), (4, 5), 0.5, method="dense")
+    assert a.shape == (len(oc.occluder_positions(32, 9, 4)), len(oc.occluder_positions(32, 6, 5)), b.shape[-1])
+    assert torch.allclose(a, b, atol=1e-5, rtol=0)
+
+
+def test_incremental_really_crops():
+    """The first conv's region must stay much smaller than its map (else there is nothing to gain)."""
+    model = lite_like()
+    engine = oc.IncrementalOcclusion(model)
+    image = torch.rand(1, 3, 64, 64)
+    top = left = torch.tensor([0, 24, 56])
+    first = oc._Region(image, torch.zeros(3, 3, 8, 8), top, left)
+    out = engine._module(model[0][1], engine._module(model[0][0], first))
+    assert isinstance(out, oc._Region) and out.coverage() < 0.1
+    full = model[0][1](model[0][0](image.expand(3, -1, -1, -1).clone()
+                                   .index_put_((torch.arange(3)[:, None, None, None], torch.arange(3)[None, :, None, None],
+                                                (top[:, None, None, None] + torch.arange(8)[None, None, :, None]),
+                                                (left[:, None, None, None] + torch.arange(8)[None, None, None, :])),
+                                               torch.tensor(0.))))
+    assert torch.allclose(out.dense(), full, atol=1e-5)
+
+
+def test_occlusion_map_is_probability_of_occluded_image():
+    model, image = photo_cnn(), torch.rand(3, 32, 32)
+    grid = oc.occlusion_map(model, image, 2, window=10, stride=8, baseline=0.0)
+    ys = oc.occluder_positions(32, 10, 8)
+    assert grid.shape == (len(ys), len(ys)) == (4, 4)
+    for i, j in [(0, 0), (1, 2), (3, 3)]:
+        occluded = image.clone()
+        occluded[:, ys[i]:ys[i] + 10, ys[j]:ys[j] + 10] = 0.0
+        with torch.no_grad():
+            p = model(occluded[None]).softmax(1)[0, 2]
+        assert abs(grid[i, j].item() - p.item()) < 1e-6
+
+
+def test_positions_follow_captum():
+    assert oc.occluder_positions(224, 32, 8) == list(range(0, 193, 8))       # 25 positions
+    assert oc.occluder_positions(10, 4, 4) == [0, 4, 8]                      # last window cut off
+    assert oc.occluder_positions(10, 10, 3) == [0]
+    np.testing.assert_allclose(oc.map_centres(10, 4, 4), [1.5, 5.5, 8.5])
+
+
+def test_pointing_game():
+    maps = torch.ones(2, 3, 3)
+    maps[0, 0, 0] = 0.1            # most harmful occluder at the top-left: centre (1.5, 1.5)
+    maps[1, 2, 2] = 0.1            # bottom-right: centre (8.5, 8.5)
+    acc, hits = oc.pointing_game(maps, [(0, 0, 4, 4), (0, 0, 4, 4)], size=10, window=4, stride=4)
+    assert acc == 0.5 and hits.tolist() == [True, False]
+
+
+def test_model_left_as_found_and_training_mode():
+    model = photo_cnn().train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.warns(UserWarning, match="training mode"):
+        oc.occlusion_map(model, torch.rand(3, 32, 32), 0, 8, 8)
+    assert model.training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_bad_input():
+    model, x = photo_cnn(), torch.rand(1, 3, 32, 32)
+    with pytest.raises(ValueError, match="larger than the image"):
+        oc.occlusion(model, x, 0, window=33, stride=4)
+    with pytest.raises(ValueError, match="stride"):
+        oc.occlusion(model, x, 0, window=8, stride=0)
+    with pytest.raises(ValueError, match="never occluded"):
+        oc.occlusion_map(model, x, 0, window=8, stride=9)
+    with pytest.raises(ValueError, match=r"\[0, 4\]"):
+        oc.occlusion_map(model, x, 5, window=8, stride=8)
+    with pytest.raises(ValueError, match="channels"):
+        oc.occlusion(model, torch.rand(1, 1, 32, 32), 0, window=8, stride=8)
+    with pytest.raises(ValueError, match="3-D or 4-D"):
+        oc.occlusion(model, torch.rand(32, 32), 0, window=8, stride=8)
+    with pytest.raises(TypeError, match="class index"):
+        oc.occlusion(model, x, lambda out: out[:, 0], window=8, stride=8)
+    with pytest.raises(ValueError, match="baseline"):
+        oc.occlusion(model, x, 0, window=8, stride=8, baseline=torch.zeros(2))
