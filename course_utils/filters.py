@@ -1,0 +1,731 @@
+"""Lecture 02: looking at first-layer filters, and at what deeper units respond to.
+
+* ``gabor`` / ``fit_gabor``: a 2-D Gabor fitted to each filter as displayed in pixel space, with
+  its R² (fraction of variance explained) and wavelength. "Gabor-like" means R² >= 0.6 *and*
+  band-pass (wavelength <= kernel size): smooth blobs and colour ramps also fit a Gabor well, so
+  R² alone proves little; ``chance_filters`` measures how well noise scores.
+* ``ica_filters``: FastICA on natural-image patches of the same photos, the reference for what
+  natural-image statistics alone produce.
+* ``train_photo_cnn``: the course ``PhotoCNN`` trained on crops of the bundled photos (task: which
+  photo a crop came from), optionally on whitened input; ``effective_filters`` maps conv1 back to
+  pixel space.
+* ``top_patches`` / ``receptive_field`` / ``two_thing_units``: the nine strongest stimuli of a
+  deeper unit (Zeiler & Fergus), and a search for "vodka & potato" units.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import time
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checks import check_array, check_choice, check_scalar, check_tensor
+
+GABOR_R2_THRESHOLD = 0.6
+
+
+# ----------------------------------------------------------------------------- the Gabor function
+
+def _grid(size: int):
+    """Pixel coordinates centred on the kernel: x grows to the right, y downwards."""
+    r = np.arange(size) - (size - 1) / 2
+    return np.meshgrid(r, r, indexing="xy")
+
+
+def gabor(size: int, x0: float = 0.0, y0: float = 0.0, theta: float = 0.0, sigma_x: float = 2.0,
+          sigma_y: float = 2.0, wavelength: float = 4.0, phase: float = 0.0, amplitude: float = 1.0,
+          offset: float = 0.0) -> np.ndarray:
+    """A ``size`` x ``size`` Gabor: a cosine grating of ``wavelength`` pixels under a Gaussian envelope.
+
+        g(x, y) = offset + amplitude * exp(-x'^2 / (2 sigma_x^2) - y'^2 / (2 sigma_y^2)) * cos(2 pi x' / wavelength + phase)
+
+    with (x', y') the pixel coordinates relative to the centre (x0, y0), rotated by ``theta``: the
+    grating varies along x' (direction ``theta``) and is constant along y'.
+    """
+    check_scalar(size, "size", numbers.Integral, low=2)
+    check_scalar(sigma_x, "sigma_x", low=0, include_low=False)
+    check_scalar(sigma_y, "sigma_y", low=0, include_low=False)
+    check_scalar(wavelength, "wavelength", low=0, include_low=False)
+    env, carrier = _envelope_and_carrier(_grid(size), x0, y0, theta, sigma_x, sigma_y, wavelength)
+    return offset + amplitude * env * np.cos(carrier + phase)
+
+
+def _envelope_and_carrier(grid, x0, y0, theta, sigma_x, sigma_y, wavelength):
+    x, y = grid
+    xr = (x - x0) * np.cos(theta) + (y - y0) * np.sin(theta)
+    yr = -(x - x0) * np.sin(theta) + (y - y0) * np.cos(theta)
+    env = np.exp(-0.5 * (xr / sigma_x) ** 2 - 0.5 * (yr / sigma_y) ** 2)
+    return env, 2 * np.pi * xr / wavelength
+
+
+def r_squared(target, fitted) -> float:
+    """Fraction of variance explained, 1 - SS_res / SS_tot (sklearn's ``r2_score`` on flattened arrays).
+
+    A constant target has no variance to explain: this returns 0.0 for it (not 1.0), so a dead filter
+    never counts as Gabor-like.
+    """
+    target = check_array(target, "target").ravel().astype(np.float64)
+    fitted = check_array(fitted, "fitted").ravel().astype(np.float64)
+    if target.shape != fitted.shape:
+        raise ValueError(f"target and fitted must have the same size; got {target.size} and {fitted.size}")
+    ss_tot = float(((target - target.mean()) ** 2).sum())
+    if ss_tot <= 1e-20 * max(1.0, float((target ** 2).sum())):
+        return 0.0
+    return 1.0 - float(((target - fitted) ** 2).sum()) / ss_tot
+
+
+class GaborFit(NamedTuple):
+    """Per-filter results of :func:`fit_gabor` (arrays of length N)."""
+    r2: np.ndarray            # fraction of the displayed filter's variance the Gabor explains
+    wavelength: np.ndarray    # fitted wavelength in pixels
+    params: np.ndarray        # (N, 9): x0, y0, theta, sigma_x, sigma_y, wavelength, phase, amplitude, offset
+    fitted: np.ndarray        # (N, k, k): the fitted Gabors
+    displayed: np.ndarray     # (N, k, k): the grey-level map that was fitted (see ``to_spatial``)
+    kernel_size: int
+
+    @property
+    def band_pass(self) -> np.ndarray:
+        return is_band_pass(self.wavelength, self.kernel_size)
+
+    @property
+    def gabor_like(self) -> np.ndarray:
+        return (self.r2 >= GABOR_R2_THRESHOLD) & self.band_pass
+
+    def summary(self) -> dict:
+        return {"n_filters": int(len(self.r2)), "kernel_size": int(self.kernel_size),
+                "median_r2": float(np.median(self.r2)), "band_pass_fraction": float(self.band_pass.mean()),
+                "gabor_like_fraction": float(self.gabor_like.mean()),
+                "median_wavelength": float(np.median(self.wavelength))}
+
+
+def live_filters(filters, threshold: float = 0.05) -> np.ndarray:
+    """Mask of filters whose norm is at least ``threshold`` times the largest one's.
+
+    Weight decay drives filters that the task never uses (dead ReLUs) towards zero; what is left of
+    them is noise at a tiny scale, which a per-filter colour scale would blow up on screen.
+    """
+    arr = check_array(filters, "filters", ndim=(3, 4))
+    check_scalar(threshold, "threshold", low=0, high=1)
+    norms = np.sqrt((arr.reshape(len(arr), -1).astype(np.float64) ** 2).sum(1))
+    return norms >= threshold * max(norms.max(), 1e-30)
+
+
+def is_band_pass(wavelength, kernel_size: int) -> np.ndarray:
+    """The band-pass test: the fitted grating completes a full cycle inside the kernel (wavelength <= size)."""
+    check_scalar(kernel_size, "kernel_size", numbers.Integral, low=2)
+    wavelength = check_array(wavelength, "wavelength", allow_nan=True)
+    return wavelength <= kernel_size
+
+
+def to_spatial(filters) -> np.ndarray:
+    """Filters as grey-level maps (N, k, k), the way they are fitted.
+
+    Accepts (k, k), (N, k, k) or (N, C, k, k). A colour filter is reduced to its dominant colour
+    component: the first singular vector of its (C, k*k) matrix, signed so that the map correlates
+    positively with the channel mean. For a filter whose channels share one spatial pattern this is
+    exactly that pattern; ``colour_fraction`` says how much of the filter it keeps.
+    """
+    arr = check_array(filters, "filters", ndim=(2, 3, 4)).astype(np.float64)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.shape[-1] != arr.shape[-2]:
+        raise ValueError(f"filters must be square (..., k, k); got shape {arr.shape}")
+    if arr.shape[-1] < 3:
+        raise ValueError(f"filters must be at least 3x3 to fit a Gabor; got shape {arr.shape}")
+    if arr.ndim == 3:
+        return arr
+    n, c, k, _ = arr.shape
+    flat = arr.reshape(n, c, k * k)
+    _, s, vt = np.linalg.svd(flat, full_matrices=False)
+    maps = vt[:, 0, :] * s[:, :1]
+    sign = np.sign(np.einsum("np,np->n", maps, flat.mean(1)))
+    sign[sign == 0] = 1
+    return (maps * sign[:, None]).reshape(n, k, k)
+
+
+def colour_fraction(filters) -> np.ndarray:
+    """Share of each colour filter's energy in its dominant colour component (1.0 for grey filters)."""
+    arr = check_array(filters, "filters", ndim=4).astype(np.float64)
+    s = np.linalg.svd(arr.reshape(arr.shape[0], arr.shape[1], -1), compute_uv=False)
+    return (s[:, 0] ** 2) / np.maximum((s ** 2).sum(1), 1e-30)
+
+
+def _vp_model(p: np.ndarray, grid, targets: np.ndarray):
+    """Variable projection, batched: for nonlinear parameters ``p`` (B, 6) the amplitude, phase and
+    offset follow by linear least squares. Returns the fitted maps (B, P) and the linear coefficients."""
+    x, y = (g.ravel()[None] for g in grid)
+    x0, y0, theta, sx, sy, wl = (p[:, i:i + 1] for i in range(6))
+    xr = (x - x0) * np.cos(theta) + (y - y0) * np.sin(theta)
+    yr = -(x - x0) * np.sin(theta) + (y - y0) * np.cos(theta)
+    env = np.exp(-0.5 * (xr / sx) ** 2 - 0.5 * (yr / sy) ** 2)
+    carrier = 2 * np.pi * xr / wl
+    design = np.stack([env * np.cos(carrier), env * np.sin(carrier), np.ones_like(env)], -1)  # (B, P, 3)
+    gram = design.transpose(0, 2, 1) @ design + 1e-10 * np.eye(3)
+    coef = np.linalg.solve(gram, (design.transpose(0, 2, 1) @ targets[..., None]))[..., 0]
+    return (design @ coef[..., None])[..., 0], coef
+
+
+def _fit_batch(maps: np.ndarray, n_starts: int, n_iter: int = 60):
+    """Levenberg-Marquardt on all filters and starts at once, with the parameters clipped to bounds."""
+    n, k, _ = maps.shape
+    grid = _grid(k)
+    lo = np.array([-k / 2, -k / 2, -np.inf, 0.5, 0.5, 2.0])
+    hi = np.array([k / 2, k / 2, np.inf, float(k), float(k), 4.0 * k])
+    targets = maps.reshape(n, -1)
+
+    # Starts: the peak of the zero-padded spectrum (wavelength and orientation) at the energy centroid,
+    # a low-pass start (so blobs and ramps are fitted as such), the orthogonal orientation, a finer grating.
+    centred = targets - targets.mean(1, keepdims=True)
+    spec = np.abs(np.fft.fft2(centred.reshape(n, k, k), s=(32, 32)))
+    spec[:, 0, 0] = 0
+    peak = spec.reshape(n, -1).argmax(1)
+    fy, fx = (peak // 32 + 16) % 32 - 16, (peak % 32 + 16) % 32 - 16
+    freq = np.hypot(fx, fy) / 32
+    theta0 = np.arctan2(fy, fx)
+    weight = np.abs(centred) + 1e-12
+    cx = (weight * grid[0].ravel()).sum(1) / weight.sum(1)
+    cy = (weight * grid[1].ravel()).sum(1) / weight.sum(1)
+    wl0 = np.clip(1 / np.maximum(freq, 1e-9), 2.0, 4.0 * k)
+    full = np.full(n, 1.0)
+    starts = [np.stack([cx, cy, theta0, full * k / 4, full * k / 4, wl0], 1),
+              np.stack([0 * cx, 0 * cy, theta0, full * k / 3, full * k / 3, full * 3.0 * k], 1),
+              np.stack([cx, cy, theta0 + np.pi / 2, full * k / 4, full * k / 4, wl0], 1),
+              np.stack([0 * cx, 0 * cy, theta0, full * k / 6, full * k / 6, np.maximum(2.0, wl0 / 2)], 1)]
+    p = np.clip(np.concatenate(starts[:n_starts]), lo, hi)
+    tg = np.tile(targets, (n_starts, 1))
+    cost = ((_vp_model(p, grid, tg)[0] - tg) ** 2).sum(1)
+    damping = np.full(len(p), 1e-2)
+    eye = np.eye(6)
+    for _ in range(n_iter):
+        fitted = _vp_model(p, grid, tg)[0]
+        res = fitted - tg
+        step = 1e-5 * np.maximum(1.0, np.abs(p))
+        jac = np.stack([(_vp_model(p + step[:, j:j + 1] * eye[j], grid, tg)[0] - fitted) / step[:, j:j + 1]
+                        for j in range(6)], -1)                                   # (B, P, 6)
+        jtj = jac.transpose(0, 2, 1) @ jac
+        jtr = (jac.transpose(0, 2, 1) @ res[..., None])[..., 0]
+        diag = np.einsum("bii->bi", jtj)[:, None, :] * eye + 1e-12 * eye
+        delta = np.linalg.solve(jtj + damping[:, None, None] * diag, -jtr[..., None])[..., 0]
+        trial = np.clip(p + delta, lo, hi)
+        trial_cost = ((_vp_model(trial, grid, tg)[0] - tg) ** 2).sum(1)
+        better = trial_cost < cost
+        p[better], cost[better] = trial[better], trial_cost[better]
+        damping = np.where(better, damping / 3, damping * 4).clip(1e-9, 1e9)
+    fitted, coef = _vp_model(p, grid, tg)
+    ss_tot = ((tg - tg.mean(1, keepdims=True)) ** 2).sum(1)
+    r2 = 1 - cost / np.maximum(ss_tot, 1e-300)
+    r2, p, coef, fitted = (a.reshape(n_starts, n, *a.shape[1:]) for a in (r2, p, coef, fitted))
+    # Conservative tie-break: among near-equal fits take the longest wavelength, so a blob that a
+    # fast grating under a tiny envelope also fits is not called band-pass.
+    eligible = r2 >= r2.max(0, keepdims=True) - 0.01
+    pick = np.where(eligible, p[..., 5], -np.inf).argmax(0)
+    rows = np.arange(n)
+    r2, p, coef, fitted = r2[pick, rows], p[pick, rows], coef[pick, rows], fitted[pick, rows]
+    amplitude, phase = np.hypot(coef[:, 0], coef[:, 1]), np.arctan2(-coef[:, 1], coef[:, 0])
+    params = np.column_stack([p[:, :2], p[:, 2] % (2 * np.pi), p[:, 3:6], phase, amplitude, coef[:, 2]])
+    return r2, params, fitted.reshape(n, k, k)
+
+
+def fit_gabor(filters, n_starts: int = 4, kernel_size: int | None = None) -> GaborFit:
+    """Fit a 2-D Gabor to each filter by nonlinear least squares, and report R² and wavelength.
+
+    ``filters``: (k, k), (N, k, k) or (N, C, k, k) weights as displayed in pixel space (colour filters
+    are reduced to their dominant colour component, see :func:`to_spatial`). The amplitude, phase and
+    offset are solved exactly for each trial of the other six parameters (variable projection); those
+    six are fitted by Levenberg-Marquardt from ``n_starts`` starting points, all filters at once.
+    Wavelengths are searched in [2, 4k] pixels, envelope widths in [0.5, k]. ``kernel_size`` (default:
+    the maps' side k) is the size the band-pass test compares the wavelength with; pass conv1's own
+    kernel size when fitting effective filters, which are larger than the kernel.
+    """
+    check_scalar(n_starts, "n_starts", numbers.Integral, low=1, high=4)
+    maps = to_spatial(filters)
+    n, k, _ = maps.shape
+    if kernel_size is not None:
+        check_scalar(kernel_size, "kernel_size", numbers.Integral, low=2)
+    dead = np.ptp(maps.reshape(n, -1), axis=1) <= 1e-12 * np.maximum(1.0, np.abs(maps).reshape(n, -1).max(1))
+    r2, params, fitted = np.zeros(n), np.zeros((n, 9)), maps.copy()
+    params[dead] = [0, 0, 0, 1, 1, np.inf, 0, 0, 0]  # a dead (constant) filter: nothing to fit, R² = 0
+    if (~dead).any():
+        r2[~dead], params[~dead], fitted[~dead] = _fit_batch(maps[~dead], n_starts)
+    params[dead, 8] = maps[dead].mean(axis=(1, 2))
+    return GaborFit(r2, params[:, 5].copy(), params, fitted, maps, k if kernel_size is None else kernel_size)
+
+
+# ----------------------------------------------------------------------------- chance levels
+
+def chance_filters(kind: str, n: int = 64, size: int = 7, channels: int = 3, smooth_sigma: float = 1.0,
+                   seed: int = 0) -> np.ndarray:
+    """Filters with no learned structure, to measure what R² chance gives.
+
+    ``"init"``: PyTorch's default initialisation of a ``Conv2d(channels, n, size)`` (i.i.d. uniform).
+    ``"smooth"``: white noise blurred by a Gaussian of ``smooth_sigma`` pixels (cropped from a larger
+    field so the borders are not special). Returns (n, channels, size, size).
+    """
+    check_choice(kind, "kind", ["init", "smooth"])
+    check_scalar(n, "n", numbers.Integral, low=1)
+    check_scalar(size, "size", numbers.Integral, low=3)
+    check_scalar(channels, "channels", numbers.Integral, low=1)
+    check_scalar(seed, "seed", numbers.Integral, low=0)
+    if kind == "init":
+        torch.manual_seed(seed)
+        return nn.Conv2d(channels, n, size).weight.detach().numpy().astype(np.float64)
+    from scipy.ndimage import gaussian_filter
+    check_scalar(smooth_sigma, "smooth_sigma", low=0, include_low=False)
+    rng = np.random.default_rng(seed)
+    pad = int(math.ceil(4 * smooth_sigma))
+    field = rng.standard_normal((n, channels, size + 2 * pad, size + 2 * pad))
+    field = gaussian_filter(field, sigma=(0, 0, smooth_sigma, smooth_sigma), mode="wrap")
+    return field[:, :, pad:pad + size, pad:pad + size]
+
+
+# ----------------------------------------------------------------------------- natural-image patches
+
+def grey(images: torch.Tensor) -> torch.Tensor:
+    """Luma (ITU-R 601) of RGB images (N, 3, H, W) -> (N, H, W)."""
+    check_tensor(images, "images", ndim=4, channels=3)
+    return torch.einsum("nchw,c->nhw", images, torch.tensor([0.299, 0.587, 0.114], dtype=images.dtype))
+
+
+def random_patches(images: torch.Tensor, size: int, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` random ``size`` x ``size`` patches (uniform over photos and positions): (n, C, size, size)."""
+    check_tensor(images, "images", ndim=4)
+    check_scalar(size, "size", numbers.Integral, low=1, high=min(images.shape[-2:]))
+    check_scalar(n, "n", numbers.Integral, low=1)
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randint(len(images), (n,), generator=g)
+    top = torch.randint(images.shape[-2] - size + 1, (n,), generator=g)
+    left = torch.randint(images.shape[-1] - size + 1, (n,), generator=g)
+    rows = top[:, None] + torch.arange(size)
+    cols = left[:, None] + torch.arange(size)
+    return images[idx[:, None, None, None], torch.arange(images.shape[1])[None, :, None, None],
+                  rows[:, None, :, None], cols[:, None, None, :]]
+
+
+def ica_filters(images: torch.Tensor, patch: int = 12, n_patches: int = 20000, n_components: int = 64,
+                seed: int = 0, max_iter: int = 400):
+    """FastICA (scikit-learn) on grey natural-image patches: the reference for what image statistics give.
+
+    Patches lose their mean (DC), PCA keeps ``n_components`` dimensions and whitens, FastICA rotates.
+    Returns ``(filters, basis, seconds)``: the unmixing filters in pixel space (n_components, patch, patch),
+    which play the role of conv1 filters (they are applied to an image patch), and the basis
+    functions (mixing matrix columns), the "features" of Olshausen & Field and Hyvärinen.
+    """
+    from sklearn.decomposition import FastICA
+
+    check_scalar(patch, "patch", numbers.Integral, low=3)
+    check_scalar(n_components, "n_components", numbers.Integral, low=2, high=patch * patch - 1)
+    check_scalar(n_patches, "n_patches", numbers.Integral, low=n_components * 5)
+    start = time.perf_counter()
+    X = random_patches(grey(images)[:, None], patch, n_patches, seed).reshape(n_patches, -1).double().numpy()
+    X = X - X.mean(1, keepdims=True)
+    ica = FastICA(n_components=n_components, whiten="unit-variance", random_state=seed, max_iter=max_iter,
+                  tol=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a ConvergenceWarning at tol=1e-3 does not change the picture
+        ica.fit(X)
+    seconds = time.perf_counter() - start
+    return (ica.components_.reshape(-1, patch, patch), ica.mixing_.T.reshape(-1, patch, patch), seconds)
+
+
+# ----------------------------------------------------------------------------- whitening
+
+def zca_kernel(images: torch.Tensor, size: int = 5, n_patches: int = 20000, eps: float = 1e-3,
+               seed: int = 0) -> torch.Tensor:
+    """A ZCA whitening filter as a convolution kernel (C, C, size, size).
+
+    ZCA's whitening matrix W = U (S + eps)^(-1/2) U^T of the patch covariance is (almost) shift
+    invariant, so the row for each centre pixel is a convolution kernel: a centre-surround filter
+    that flattens the 1/f^2 spectrum of natural images. ``eps`` (relative to the largest eigenvalue)
+    keeps it from amplifying pixel noise.
+    """
+    check_tensor(images, "images", ndim=4)
+    check_scalar(size, "size", numbers.Integral, low=1)
+    if size % 2 == 0:
+        raise ValueError(f"size must be odd so the kernel has a centre; got {size}")
+    check_scalar(eps, "eps", low=0, include_low=False)
+    c = images.shape[1]
+    X = random_patches(images, size, n_patches, seed).reshape(n_patches, -1).double()
+    X = X - X.mean(0)
+    cov = X.T @ X / len(X)
+    s, u = torch.linalg.eigh(cov)
+    W = u @ torch.diag((s.clamp_min(0) + eps * s.max()).rsqrt()) @ u.T
+    centre = size * size // 2
+    rows = W[[ch * size * size + centre for ch in range(c)]]          # (C, C*size*size)
+    # The overall scale is arbitrary: make the whitened pixels unit-variance, so that plain SGD
+    # takes steps of the same size as on raw inputs scaled to unit variance.
+    rows = rows / (X @ rows.T).std()
+    return rows.reshape(c, c, size, size).float()
+
+
+class Whiten(nn.Module):
+    """A fixed convolution (e.g. ZCA) applied to the input; it is not trained."""
+
+    def __init__(self, kernel: torch.Tensor):
+        super().__init__()
+        check_tensor(kernel, "kernel", ndim=4)
+        self.register_buffer("kernel", kernel.clone())
+
+    def forward(self, x):
+        pad = self.kernel.shape[-1] // 2
+        return F.conv2d(F.pad(x, (pad,) * 4, mode="reflect"), self.kernel)
+
+
+def effective_filters(weight: torch.Tensor, kernel: torch.Tensor | None) -> torch.Tensor:
+    """Pixel-space filters of ``conv1`` applied after a fixed convolution ``kernel``.
+
+    Two cross-correlations compose into one whose kernel is their full convolution:
+    conv(conv(x, K), W) = conv(x, E) with E[o, c] = sum_m W[o, m] * K[m, c] (full 2-D convolution),
+    of size k + w - 1. Without a kernel the weights are returned unchanged.
+    """
+    check_tensor(weight, "weight", ndim=4)
+    if kernel is None:
+        return weight.detach().clone()
+    check_tensor(kernel, "kernel", ndim=4)
+    if weight.shape[1] != kernel.shape[0]:
+        raise ValueError(f"weight expects {weight.shape[1]} input channels but the kernel makes "
+                         f"{kernel.shape[0]}")
+    # E[o, c] = sum_m W[o, m] (*) K[m, c]: a transposed convolution of W with K does exactly this sum.
+    return F.conv_transpose2d(weight.detach(), kernel.detach())
+
+
+# ----------------------------------------------------------------------------- the course CNN on photo crops
+
+TASKS = {"photo": 27, "rotation": 4, "photo+rotation": 108}
+
+
+def photo_crops(images: torch.Tensor, crop: int, per_photo: int, split: str = "train", seed: int = 0,
+                task: str = "photo"):
+    """Labelled crops (X (N, C, crop, crop), y) for one of three tasks on the photos.
+
+    ``"photo"``: which photo is this crop from? ``"rotation"``: by how many quarter turns was the crop
+    rotated (self-supervised, Gidaris et al. 2018)? ``"photo+rotation"``: both (label photo * 4 + turns).
+    Each photo's top three quarters give the training crops (randomly flipped left-right), its bottom
+    quarter the test crops, so test crops never overlap training pixels.
+    """
+    check_choice(task, "task", list(TASKS))
+    check_tensor(images, "images", ndim=4)
+    check_choice(split, "split", ["train", "test"])
+    check_scalar(per_photo, "per_photo", numbers.Integral, low=1)
+    h = images.shape[-2]
+    cut = (3 * h) // 4
+    region = images[..., :cut, :] if split == "train" else images[..., cut:, :]
+    check_scalar(crop, "crop", numbers.Integral, low=8, high=min(region.shape[-2:]))
+    n = len(images)
+    g = torch.Generator().manual_seed(seed + (0 if split == "train" else 1))
+    X = torch.empty(n * per_photo, images.shape[1], crop, crop)
+    y = torch.arange(n).repeat_interleave(per_photo)
+    tops = torch.randint(region.shape[-2] - crop + 1, (n * per_photo,), generator=g)
+    lefts = torch.randint(region.shape[-1] - crop + 1, (n * per_photo,), generator=g)
+    flips = torch.rand(n * per_photo, generator=g) < (0.5 if split == "train" else 0.0)
+    for i, (t, l, f) in enumerate(zip(tops.tolist(), lefts.tolist(), flips.tolist())):
+        patch = region[y[i], :, t:t + crop, l:l + crop]
+        X[i] = patch.flip(-1) if f else patch
+    if task != "photo":
+        turns = torch.randint(4, (len(X),), generator=g)
+        for t in range(1, 4):
+            X[turns == t] = torch.rot90(X[turns == t], t, dims=(-2, -1))
+        y = turns if task == "rotation" else y * 4 + turns
+    return X, y
+
+
+class PhotoConfig(NamedTuple):
+    """Everything that shapes the trained conv1 (the levers of the lecture)."""
+    kernel: int = 11            # conv1 kernel size
+    width: int = 32             # conv1 filters
+    crop: int = 48              # crop side in pixels (photos are 224 x 224)
+    per_photo: int = 400        # training crops per photo
+    epochs: int = 4
+    lr: float = 2e-3
+    batch_size: int = 64
+    whiten: int = 0             # ZCA kernel size; 0 = raw pixels
+    whiten_eps: float = 1e-2    # ZCA regulariser, relative to the largest eigenvalue
+    init_scale: float = 1.0     # multiplies conv1's default initial weights
+    conv1_decay: float = 0.0    # L2 penalty on conv1 only (added to its gradient)
+    task: str = "photo"         # see photo_crops
+    optimizer: str = "adam"
+    seed: int = 0
+
+
+def build_photo_cnn(cfg: PhotoConfig, whiten_kernel: torch.Tensor | None = None) -> nn.Module:
+    """``Whiten`` (if any) followed by the course ``PhotoCNN``, initialised from ``cfg.seed``."""
+    from .models import PhotoCNN
+    from .train import seed_everything
+
+    seed_everything(cfg.seed)
+    net = PhotoCNN(TASKS[cfg.task], conv1_kernel=cfg.kernel, width=cfg.width)
+    with torch.no_grad():
+        net.conv1.weight.mul_(cfg.init_scale)
+    if cfg.conv1_decay > 0:
+        # Tensor hook: the L2 gradient reaches conv1 alone, through the course's unchanged fit().
+        decay = float(cfg.conv1_decay)
+        net.conv1.weight.register_hook(lambda grad: grad + decay * net.conv1.weight.detach())
+    return nn.Sequential(Whiten(whiten_kernel) if whiten_kernel is not None else nn.Identity(), net)
+
+
+def train_photo_cnn(cfg: PhotoConfig = PhotoConfig(), images: torch.Tensor | None = None, verbose: bool = True):
+    """The course PhotoCNN trained on crops of the 27 bundled photos (cached by the whole config).
+
+    Returns ``(model, info)`` as :func:`course_utils.train.load_or_fit`, with ``info["pixel_filters"]``:
+    conv1 in pixel space (composed with the whitening kernel when the input is whitened).
+    """
+    from .data import photos
+    from .train import TrainConfig, load_or_fit
+
+    if not isinstance(cfg, PhotoConfig):
+        raise TypeError(f"cfg must be a PhotoConfig; got {type(cfg).__name__}")
+    if images is None:
+        images = photos("all", verbose=verbose).images
+    check_tensor(images, "images", ndim=4, channels=3)
+    kernel = zca_kernel(images, cfg.whiten, eps=cfg.whiten_eps, seed=cfg.seed) if cfg.whiten else None
+    train_data = photo_crops(images, cfg.crop, cfg.per_photo, "train", cfg.seed, cfg.task)
+    test_data = photo_crops(images, cfg.crop, 20, "test", cfg.seed, cfg.task)
+    model = build_photo_cnn(cfg, kernel)
+    config = TrainConfig(model="photocnn-conv1", dataset="photo-crops", epochs=cfg.epochs, lr=cfg.lr,
+                         batch_size=cfg.batch_size, seed=cfg.seed, optimizer=cfg.optimizer)
+    extra = {**cfg._asdict(), "n_photos": len(images), "photo_size": images.shape[-1],
+             "photo_checksum": round(float(images.double().sum()), 3)}
+    threads = torch.get_num_threads()
+    try:
+        # These convolutions are tiny: one thread is nearly as fast on an idle machine, and avoids
+        # stalls of many times (measured) when other jobs share the cores.
+        torch.set_num_threads(1)
+        model, info = load_or_fit(model, train_data, test_data, config, extra=extra, verbose=verbose)
+    finally:
+        torch.set_num_threads(threads)
+    info["pixel_filters"] = effective_filters(model[1].conv1.weight, kernel)
+    info["whiten_kernel"] = kernel
+    return model, info
+
+
+# ----------------------------------------------------------------------------- pictures
+
+def filter_image(f: np.ndarray) -> np.ndarray:
+    """One filter (C, k, k) or (k, k) as an image scaled symmetrically about zero (grey = 0)."""
+    f = np.asarray(f, dtype=np.float64)
+    scale = max(np.abs(f).max(), 1e-12)
+    img = 0.5 + 0.5 * f / scale
+    return img.transpose(1, 2, 0) if img.ndim == 3 else img
+
+
+def plot_filters(filters, fit: GaborFit | None = None, title: str = "", n_cols: int = 8, max_filters: int = 32,
+                 axes_size: float = 1.1, show_fit: bool = False):
+    """A grid of filters (grey = 0), each titled with its Gabor R² and wavelength when ``fit`` is given.
+
+    Colour filters are shown in RGB; ``show_fit=True`` shows the fitted Gabors instead.
+    """
+    import matplotlib.pyplot as plt
+
+    arr = check_array(filters, "filters", ndim=(3, 4))
+    n = min(len(arr), max_filters)
+    n_rows = math.ceil(n / n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(axes_size * n_cols, (axes_size + 0.25) * n_rows + 0.5),
+                             squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if i >= n:
+            continue
+        if show_fit and fit is not None:
+            ax.imshow(filter_image(fit.fitted[i]), cmap="gray", vmin=0, vmax=1)
+        else:
+            img = filter_image(arr[i] if arr.ndim == 4 and arr.shape[1] == 3 else
+                               (arr[i, 0] if arr.ndim == 4 else arr[i]))
+            ax.imshow(img, cmap=None if img.ndim == 3 else "gray", vmin=0, vmax=1, interpolation="nearest")
+        if fit is not None:
+            colour = "tab:green" if fit.gabor_like[i] else "tab:red"
+            ax.set_title(f"R²={fit.r2[i]:.2f}\nλ={fit.wavelength[i]:.1f}", fontsize=8, color=colour)
+    fig.suptitle(title, fontsize=13)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- deeper units: top-9 stimuli
+
+def receptive_field(layers) -> tuple[int, int]:
+    """Receptive-field size and jump (input pixels between neighbouring units) after a stack of layers.
+
+    ``layers``: (kernel, stride) pairs, input side first (convolutions and poolings alike). Each
+    layer widens the field by (kernel - 1) times the current jump and multiplies the jump by its stride:
+    r <- r + (k - 1) j,  j <- j s.
+    """
+    if not isinstance(layers, (list, tuple)):
+        raise TypeError(f"layers must be a list of (kernel, stride) pairs; got {type(layers).__name__}")
+    size, jump = 1, 1
+    for i, pair in enumerate(layers):
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
+            raise ValueError(f"layers[{i}] must be a (kernel, stride) pair; got {pair!r}")
+        k, s = pair
+        check_scalar(k, f"layers[{i}] kernel", numbers.Integral, low=1)
+        check_scalar(s, f"layers[{i}] stride", numbers.Integral, low=1)
+        size, jump = size + (k - 1) * jump, jump * s
+    return size, jump
+
+
+def gradient_receptive_box(feature_fn, image_shape, row: int, col: int, channel: int = 0,
+                           dtype=torch.float32, n_trials: int = 3):
+    """The input box (top, left, bottom, right; exclusive ends) that unit (channel, row, col) of
+    ``feature_fn(x)`` depends on, measured by backpropagating from it (union over ``n_trials`` random
+    inputs, so a ReLU that happens to be off does not shrink the box). An independent check of the
+    arithmetic in :func:`receptive_field`, and exact for any padding scheme."""
+    g = torch.Generator().manual_seed(0)
+    support = torch.zeros(image_shape[-2:], dtype=torch.bool)
+    for _ in range(n_trials):
+        x = torch.rand(1, *image_shape, generator=g, dtype=dtype).requires_grad_(True)
+        feature_fn(x)[0, channel, row, col].backward()
+        support |= x.grad[0].abs().sum(0) > 0
+    nz = support.nonzero()
+    if len(nz) == 0:
+        raise ValueError("the unit does not depend on the input (zero gradient); pick another unit or input")
+    return (int(nz[:, 0].min()), int(nz[:, 1].min()), int(nz[:, 0].max()) + 1, int(nz[:, 1].max()) + 1)
+
+
+class TopPatches(NamedTuple):
+    values: torch.Tensor      # (k,) activations, strongest first
+    photo: torch.Tensor       # (k,) photo index
+    row: torch.Tensor         # (k,) position in the feature map
+    col: torch.Tensor
+    boxes: list               # (top, left, bottom, right) in input pixels
+    patches: list             # (C, h, w) crops of the photos
+
+
+def top_positions(activations: torch.Tensor, k: int = 9, per_photo: int = 1):
+    """The ``k`` strongest responses of one unit over a pool of photos, at most ``per_photo`` per photo.
+
+    ``activations``: (N, H, W), the unit's feature map on each of N photos. Returns (values, photo,
+    row, col), strongest first. Taking one position per photo keeps nine neighbouring patches of a
+    single photo from filling the top nine.
+    """
+    check_tensor(activations, "activations", ndim=3)
+    n, h, w = activations.shape
+    check_scalar(per_photo, "per_photo", numbers.Integral, low=1, high=h * w)
+    check_scalar(k, "k", numbers.Integral, low=1, high=n * per_photo)
+    vals, flat = activations.reshape(n, -1).topk(per_photo, dim=1)        # best positions of each photo
+    order = vals.flatten().argsort(descending=True)[:k]
+    photo = order // per_photo
+    pos = flat.flatten()[order]
+    return vals.flatten()[order], photo, pos // w, pos % w
+
+
+def top_patches(feature_fn, images: torch.Tensor, channel: int, k: int = 9, per_photo: int = 1,
+                batch_size: int = 9) -> TopPatches:
+    """Zeiler & Fergus's nine strongest stimuli of one unit: crops of ``images`` (N, C, H, W) around the
+    unit's ``k`` strongest responses, each cropped to the unit's receptive field (clipped at borders).
+
+    ``feature_fn(x) -> (N, channels, h, w)``. Boxes come from :func:`gradient_receptive_box`, measured
+    once in the middle of the map and shifted by the map's stride.
+    """
+    check_tensor(images, "images", ndim=4)
+    with torch.no_grad():
+        feats = torch.cat([feature_fn(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+    check_scalar(channel, "channel", numbers.Integral, low=0, high=feats.shape[1] - 1)
+    return top_patches_from_maps(feature_fn, images, feats[:, channel], k, per_photo)
+
+
+def top_patches_from_maps(feature_fn, images: torch.Tensor, maps: torch.Tensor, k: int = 9,
+                          per_photo: int = 1, centre_box=None) -> TopPatches:
+    """:func:`top_patches` when the unit's maps (N, h, w) are already computed (fast, for widgets).
+
+    ``centre_box``: the receptive box of the map's centre unit (h // 2, w // 2), if already measured
+    with :func:`gradient_receptive_box`; saves a backward pass per call.
+    """
+    check_tensor(images, "images", ndim=4)
+    check_tensor(maps, "maps", ndim=3)
+    if len(maps) != len(images):
+        raise ValueError(f"maps and images must cover the same photos; got {len(maps)} and {len(images)}")
+    values, photo, row, col = top_positions(maps, k, per_photo)
+    boxes = unit_boxes(feature_fn, tuple(images.shape[1:]), maps.shape[-2:], row, col, centre_box)
+    patches = [images[p, :, t:b, l:r] for p, (t, l, b, r) in zip(photo.tolist(), boxes)]
+    return TopPatches(values, photo, row, col, boxes, patches)
+
+
+def unit_boxes(feature_fn, image_shape, map_shape, rows, cols, centre_box=None):
+    """Receptive-field boxes of units at (rows, cols), from one measured box shifted by the stride."""
+    h, w = map_shape
+    r0, c0 = h // 2, w // 2
+    if centre_box is None:
+        centre_box = gradient_receptive_box(feature_fn, image_shape, r0, c0)
+    t, l, b, r = centre_box
+    jump = image_shape[-1] // w
+    boxes = []
+    for i, j in zip(torch.as_tensor(rows).tolist(), torch.as_tensor(cols).tolist()):
+        dt, dl = (i - r0) * jump, (j - c0) * jump
+        boxes.append((max(t + dt, 0), max(l + dl, 0), min(b + dt, image_shape[-2]), min(r + dl, image_shape[-1])))
+    return boxes
+
+
+def two_thing_scores(features: torch.Tensor, k: int = 9, min_group: int = 3):
+    """Score every unit of a layer for responding strongly to two unrelated things ("vodka & potato").
+
+    ``features``: (N photos, channels, h, w). For each unit, take its top-``k`` positions (one per
+    photo) and describe each by the layer's whole activation vector there, *without* the unit itself:
+    what else the network sees at that spot. Split the k descriptors into two groups (2-means on
+    unit-length vectors); the score is the mean cosine distance between the groups minus that within
+    them, or -inf when a group has fewer than ``min_group`` members. High = the unit fires on two
+    kinds of things that the rest of the layer tells apart.
+    Returns (scores (channels,), groups: list of k-long 0/1 arrays).
+    """
+    from sklearn.cluster import KMeans
+
+    check_tensor(features, "features", ndim=4)
+    n, c, h, w = features.shape
+    check_scalar(k, "k", numbers.Integral, low=2 * min_group, high=n)
+    scores, groups = np.full(c, -np.inf), []
+    for ch in range(c):
+        _, photo, row, col = top_positions(features[:, ch], k, 1)
+        desc = features[photo, :, row, col].double()
+        desc = torch.cat([desc[:, :ch], desc[:, ch + 1:]], 1)
+        desc = F.normalize(desc, dim=1).numpy()
+        labels = KMeans(2, n_init=5, random_state=0).fit_predict(desc)
+        groups.append(labels)
+        if min(labels.sum(), k - labels.sum()) < min_group:
+            continue
+        dist = 1 - desc @ desc.T
+        same = labels[:, None] == labels[None, :]
+        off = ~np.eye(k, dtype=bool)
+        scores[ch] = dist[~same].mean() - dist[same & off].mean()
+    return scores, groups
+
+
+def ica_reference(images: torch.Tensor, patch: int = 12, n_patches: int = 20000, n_components: int = 64,
+                  seed: int = 0, verbose: bool = True) -> dict:
+    """:func:`ica_filters` through the checkpoint cache: {"filters", "basis", "seconds"} (tensors, float)."""
+    def compute():
+        filters, basis, seconds = ica_filters(images, patch, n_patches, n_components, seed)
+        return {"filters": torch.from_numpy(filters), "basis": torch.from_numpy(basis), "seconds": seconds}
+    config = {"patch": patch, "n_patches": n_patches, "n_components": n_components, "seed": seed,
+              "n_photos": len(images), "photo_checksum": round(float(images.double().sum()), 3)}
+    from .cache import cached
+    return cached("ica-filters", config, compute, verbose=verbose)
+
+
+def plot_patches(tp: TopPatches, title: str = "", names=None):
+    """The nine (or k) strongest stimuli of a unit in a 3-column grid, each titled with its activation."""
+    import matplotlib.pyplot as plt
+
+    k = len(tp.patches)
+    n_cols = 3
+    n_rows = math.ceil(k / n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.2 * n_cols, 2.4 * n_rows + 0.4), squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if i < k:
+            ax.imshow(tp.patches[i].permute(1, 2, 0).clamp(0, 1).numpy())
+            label = f"{tp.values[i]:.2f}"
+            if names is not None:
+                label += f"\n{names[int(tp.photo[i])][:22]}"
+            ax.set_title(label, fontsize=8)
+    fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+# The lecture's two training budgets (see benchmarks/filters.py for what each reaches): the notebook's
+# must fit a student's cold first run; the long one uses the issue's 2-minute CPU budget.
+NOTEBOOK_CONFIG = PhotoConfig(kernel=7, width=16, crop=32, per_photo=100, epochs=4, batch_size=32, whiten=5,
+                              whiten_eps=1e-2, init_scale=0.01, conv1_decay=1e-2, optimizer="sgd", lr=0.05)
+LONG_CONFIG = NOTEBOOK_CONFIG._replace(epochs=40)

@@ -1,0 +1,233 @@
+"""Lecture 02's machinery: Gabor fits, band-pass test, whitening, receptive fields, top-9 stimuli."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy.signal import convolve2d
+from sklearn.metrics import r2_score
+
+from course_utils import filters as fl
+
+
+def noisy_gabor(seed=0, noise=0.05, size=11, **params):
+    truth = dict(x0=0.6, y0=-0.4, theta=0.7, sigma_x=2.2, sigma_y=3.0, wavelength=5.0, phase=0.4,
+                 amplitude=2.0, offset=0.1)
+    truth.update(params)
+    g = fl.gabor(size, **truth)
+    return g + noise * np.random.default_rng(seed).standard_normal(g.shape), truth
+
+
+def test_gabor_matches_its_formula_at_one_pixel():
+    g = fl.gabor(7, x0=0.5, y0=-1.0, theta=0.3, sigma_x=1.5, sigma_y=2.5, wavelength=4.0, phase=0.2,
+                 amplitude=1.7, offset=-0.3)
+    row, col = 1, 5                          # pixel (x, y) = (col - 3, row - 3)
+    x, y = col - 3 - 0.5, row - 3 + 1.0
+    xr, yr = x * np.cos(0.3) + y * np.sin(0.3), -x * np.sin(0.3) + y * np.cos(0.3)
+    expected = -0.3 + 1.7 * np.exp(-xr**2 / (2 * 1.5**2) - yr**2 / (2 * 2.5**2)) * np.cos(2 * np.pi * xr / 4 + 0.2)
+    assert g[row, col] == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed,theta,wavelength", [(0, 0.7, 5.0), (1, 2.0, 3.5), (2, 0.1, 7.0)])
+def test_fit_recovers_known_parameters_from_noisy_gabor(seed, theta, wavelength):
+    target, truth = noisy_gabor(seed, theta=theta, wavelength=wavelength)
+    fit = fl.fit_gabor(target)
+    x0, y0, th, sx, sy, wl, phase, amp, off = fit.params[0]
+    assert fit.r2[0] > 0.98
+    assert wl == pytest.approx(wavelength, rel=0.05)
+    # Orientation is defined modulo pi (theta + pi is the same grating with the phase flipped).
+    assert abs(np.angle(np.exp(2j * (th - theta)))) / 2 < 0.05
+    assert (x0, y0) == pytest.approx((truth["x0"], truth["y0"]), abs=0.2)
+    assert amp == pytest.approx(truth["amplitude"], rel=0.1)
+    assert fit.band_pass[0] and fit.gabor_like[0]
+
+
+def test_r_squared_agrees_with_sklearn():
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        t, f = rng.standard_normal((7, 7)), rng.standard_normal((7, 7))
+        assert fl.r_squared(t, f) == pytest.approx(r2_score(t.ravel(), f.ravel()), abs=1e-12)
+    target, _ = noisy_gabor(3, noise=0.3)
+    fit = fl.fit_gabor(target)
+    assert fit.r2[0] == pytest.approx(r2_score(fit.displayed[0].ravel(), fit.fitted[0].ravel()), abs=1e-9)
+
+
+def test_smooth_blob_is_not_band_pass_but_fits_well():
+    blob = fl.gabor(11, sigma_x=2.5, sigma_y=2.5, wavelength=1e6)   # a Gaussian: low-pass
+    fit = fl.fit_gabor(blob)
+    assert fit.r2[0] > 0.95
+    assert not fit.band_pass[0] and not fit.gabor_like[0]
+
+
+def test_colour_filter_reduces_to_its_shared_spatial_pattern():
+    spatial, _ = noisy_gabor(0, noise=0.0)
+    colour = np.array([0.5, -1.0, 2.0])
+    maps = fl.to_spatial(colour[None, :, None, None] * spatial[None, None])
+    corr = np.corrcoef(maps[0].ravel(), spatial.ravel())[0, 1]
+    assert abs(corr) == pytest.approx(1.0, abs=1e-9)
+    assert fl.colour_fraction(colour[None, :, None, None] * spatial[None, None])[0] == pytest.approx(1.0)
+
+
+def test_dead_filter_scores_zero():
+    fit = fl.fit_gabor(np.zeros((2, 3, 5, 5)))
+    assert (fit.r2 == 0).all() and not fit.gabor_like.any()
+
+
+def test_chance_levels_are_low_for_random_init():
+    fit = fl.fit_gabor(fl.chance_filters("init", n=24, size=7))
+    assert np.median(fit.r2) < 0.45
+    smooth = fl.fit_gabor(fl.chance_filters("smooth", n=24, size=7))
+    assert np.median(smooth.r2) > np.median(fit.r2)
+
+
+@pytest.mark.parametrize("bad,err", [
+    (np.zeros((3, 5, 6)), ValueError),          # not square
+    (np.zeros((2, 2)), ValueError),             # too small
+    (np.zeros((1, 1, 1, 5, 5)), ValueError),    # 5-D
+    ("filters", TypeError),
+])
+def test_fit_gabor_rejects_bad_shapes(bad, err):
+    with pytest.raises(err):
+        fl.fit_gabor(bad)
+
+
+def test_fit_gabor_rejects_nan_and_bad_options():
+    f = np.ones((7, 7))
+    f[2, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        fl.fit_gabor(f)
+    with pytest.raises(ValueError):
+        fl.fit_gabor(np.random.rand(7, 7), n_starts=0)
+    with pytest.raises(ValueError):
+        fl.gabor(7, wavelength=-1.0)
+    with pytest.raises(ValueError):
+        fl.chance_filters("pink")
+
+
+def test_effective_filters_equal_the_composed_convolutions():
+    torch.manual_seed(0)
+    W, K = torch.randn(4, 3, 5, 5, dtype=torch.float64), torch.randn(3, 3, 3, 3, dtype=torch.float64)
+    E = fl.effective_filters(W, K)
+    assert E.shape == (4, 3, 7, 7)
+    x = torch.randn(2, 3, 20, 20, dtype=torch.float64)
+    assert torch.allclose(F.conv2d(F.conv2d(x, K), W), F.conv2d(x, E), atol=1e-10)
+    # Independently, with scipy: E[o, c] = sum_m W[o, m] (full convolution) K[m, c].
+    expected = sum(convolve2d(W[1, m].numpy(), K[m, 2].numpy(), mode="full") for m in range(3))
+    assert np.allclose(E[1, 2].numpy(), expected)
+    with pytest.raises(ValueError):
+        fl.effective_filters(W, torch.randn(2, 3, 3, 3, dtype=torch.float64))
+
+
+def test_zca_kernel_decorrelates_neighbouring_pixels():
+    g = torch.Generator().manual_seed(0)
+    # Smooth random "images": neighbouring pixels strongly correlated, like photos.
+    imgs = F.avg_pool2d(torch.rand(6, 3, 70, 70, generator=g), 5, stride=1)
+    white = fl.Whiten(fl.zca_kernel(imgs, 5, n_patches=4000, eps=1e-4))(imgs)
+
+    def neighbour_corr(x):
+        a, b = x[..., :, :-1].flatten(), x[..., :, 1:].flatten()
+        return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
+    assert neighbour_corr(imgs) > 0.6 and abs(neighbour_corr(white)) < 0.2
+    with pytest.raises(ValueError):
+        fl.zca_kernel(imgs, 4)
+
+
+def test_receptive_field_arithmetic_matches_gradients():
+    from course_utils.models import PhotoCNN
+    torch.manual_seed(0)
+    net = PhotoCNN(5, conv1_kernel=7, width=4).double()
+    feats = lambda x: net.conv2(F.max_pool2d(F.relu(net.conv1(x)), 2))  # noqa: E731
+    size, jump = fl.receptive_field([(7, 2), (2, 2), (5, 1)])
+    assert (size, jump) == (7 + 1 * 2 + 4 * 4, 4)
+    t, l, b, r = fl.gradient_receptive_box(feats, (3, 64, 64), 8, 8, dtype=torch.float64)
+    assert (b - t, r - l) == (size, size)
+    assert fl.receptive_field([(11, 4), (3, 2), (5, 1), (3, 2)]) == (67, 16)   # AlexNet's conv1-pool1-conv2-pool2
+    with pytest.raises(ValueError):
+        fl.receptive_field([(3, 0)])
+    with pytest.raises(TypeError):
+        fl.receptive_field("3x3")
+
+
+def test_top_positions_agree_with_brute_force():
+    g = torch.Generator().manual_seed(1)
+    acts = torch.randn(12, 6, 7, generator=g)
+    values, photo, row, col = fl.top_positions(acts, k=5)
+    best = sorted(((float(a.max()), i) for i, a in enumerate(acts)), reverse=True)[:5]
+    assert [i for _, i in best] == photo.tolist()
+    assert torch.allclose(values, torch.tensor([v for v, _ in best]))
+    assert torch.equal(acts[photo, row, col], values)
+    with pytest.raises(ValueError):
+        fl.top_positions(acts, k=13)
+
+
+def test_top_patches_crop_the_receptive_field():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 2, 5, stride=2, padding=2).double()
+    images = torch.rand(4, 3, 32, 32, dtype=torch.float64)
+    images[2, :, 10:14, 20:24] += 5      # a bright spot: the strongest stimulus for a positive filter
+    with torch.no_grad():
+        conv.weight.abs_()
+    tp = fl.top_patches(lambda x: conv(x.double()), images.float(), channel=0, k=3)
+    assert tp.photo[0] == 2
+    assert all(p.shape[-2:] == (b - t, r - l) for p, (t, l, b, r) in zip(tp.patches, tp.boxes))
+    t, l, b, r = tp.boxes[0]
+    assert b - t <= 5 and r - l <= 5 and 8 <= t <= 14 and 18 <= l <= 24
+
+
+def test_two_thing_score_finds_a_unit_with_two_kinds_of_stimuli():
+    g = torch.Generator().manual_seed(0)
+    feats = torch.rand(12, 6, 4, 4, generator=g) * 0.1
+    # Unit 0 fires on photos 0-5; there the other channels say "thing A" (ch 1-2) or "thing B" (ch 3-4).
+    for p in range(6):
+        feats[p, 0, 1, 1] = 5.0
+        feats[p, (1, 2) if p < 3 else (3, 4), 1, 1] = 3.0
+    scores, groups = fl.two_thing_scores(feats, k=6)
+    assert int(np.argmax(scores)) == 0
+    assert sorted(np.bincount(groups[0])) == [3, 3]
+
+
+def test_photo_crops_split_and_labels():
+    imgs = torch.rand(3, 3, 64, 64)
+    X, y = fl.photo_crops(imgs, 16, 5, "train")
+    assert X.shape == (15, 3, 16, 16) and y.tolist() == [0] * 5 + [1] * 5 + [2] * 5
+    Xt, _ = fl.photo_crops(imgs, 16, 2, "test")
+    # Test crops come from the bottom quarter: each matches a window of rows 48..63.
+    bottom = imgs[0, :, 48:, :]
+    assert any(torch.equal(Xt[0], bottom[:, :, j:j + 16]) for j in range(64 - 15))
+    _, yr = fl.photo_crops(imgs, 16, 5, "train", task="rotation")
+    assert set(yr.tolist()) <= {0, 1, 2, 3}
+    with pytest.raises(ValueError):
+        fl.photo_crops(imgs, 40, 2, "test")     # larger than the 16-row test strip
+    with pytest.raises(ValueError):
+        fl.photo_crops(imgs, 16, 2, "valid")
+
+
+def test_train_photo_cnn_is_cached_and_returns_pixel_filters():
+    imgs = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    cfg = fl.PhotoConfig(kernel=5, width=4, crop=16, per_photo=8, epochs=1, whiten=3)
+    model, info = fl.train_photo_cnn(cfg, imgs, verbose=False)
+    assert info["pixel_filters"].shape == (4, 3, 7, 7)
+    again, info2 = fl.train_photo_cnn(cfg, imgs, verbose=False)
+    assert torch.equal(model[1].conv1.weight, again[1].conv1.weight)
+    with pytest.raises(TypeError):
+        fl.train_photo_cnn({"kernel": 5}, imgs)
+
+
+def test_live_filters_flags_decayed_ones():
+    f = np.random.default_rng(0).standard_normal((4, 3, 5, 5))
+    f[1] *= 1e-4
+    assert fl.live_filters(f).tolist() == [True, False, True, True]
+    with pytest.raises(ValueError):
+        fl.live_filters(f, threshold=2.0)
+
+
+def test_centre_box_shortcut_gives_the_same_boxes():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 2, 5, stride=2, padding=2)
+    images = torch.rand(4, 3, 32, 32)
+    fn = lambda x: conv(x)  # noqa: E731
+    with torch.no_grad():
+        maps = fn(images)[:, 1]
+    slow = fl.top_patches_from_maps(fn, images, maps, k=4)
+    box = fl.gradient_receptive_box(fn, (3, 32, 32), 8, 8)
+    fast = fl.top_patches_from_maps(fn, images, maps, k=4, centre_box=box)
+    assert slow.boxes == fast.boxes
