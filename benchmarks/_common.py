@@ -19,7 +19,9 @@ def machine() -> dict:
     import torch
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            # Other jobs on a 2-core machine slow every timing; the load says how quiet it was.
+            "load_average_1min": round(os.getloadavg()[0], 2)}
 
 
 def write_results(name: str, results: dict) -> Path:
