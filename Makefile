@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.course-installed
 NB     ?= 00_black_box
 
-.PHONY: setup lab test unit notebooks release bench clean-cache
+.PHONY: setup lab test unit browser demo html notebooks release bench clean-cache
 
 # Create the virtualenv and install the course (editable, with test tools) once; redo when pyproject changes.
 $(STAMP): pyproject.toml
@@ -25,7 +25,19 @@ test: $(STAMP)
 	$(PY) -m pytest --nbval-lax --nbval-cell-timeout=600 notebooks tests
 
 unit: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest -m "not browser" tests
+
+# End-to-end tests in headless Chromium (tests/browser); they skip where /usr/bin/chromium is missing.
+browser: $(STAMP)
+	$(PY) -m pytest -m browser tests
+
+# One lecture's widgets and figures as a Voila dashboard, no code: make demo NB=03_occlusion
+demo: $(STAMP)
+	$(PY) -m course_utils.demo $(NB)
+
+# Execute every lecture and render the static course site into build/site/ (offline).
+html: $(STAMP)
+	$(PY) -m course_utils.site --out build/site
 
 release: $(STAMP)
 	$(PY) -m course_utils.release
