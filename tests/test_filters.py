@@ -231,3 +231,52 @@ def test_centre_box_shortcut_gives_the_same_boxes():
     box = fl.gradient_receptive_box(fn, (3, 32, 32), 8, 8)
     fast = fl.top_patches_from_maps(fn, images, maps, k=4, centre_box=box)
     assert slow.boxes == fast.boxes
+
+
+def test_sparse_coding_loss_is_exact_for_a_complete_code():
+    # Eight 3x3 filters: +/- a delta at each pixel of a 2x2 block. With stride 2 their ReLU codes
+    # are relu(x) and relu(-x) at every pixel, and the tied decoder puts back relu(x) - relu(-x) = x.
+    conv = torch.nn.Conv2d(1, 8, 3, stride=2, padding=1, bias=False).double()
+    with torch.no_grad():
+        conv.weight.zero_()
+        for i, (dy, dx) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+            conv.weight[2 * i, 0, 1 + dy, 1 + dx] = 1.0
+            conv.weight[2 * i + 1, 0, 1 + dy, 1 + dx] = -1.0
+    x = torch.randn(2, 1, 12, 12, dtype=torch.float64)
+    loss, rel = fl.sparse_coding_loss(conv, x, sparsity=0.5)
+    loss = loss.detach()
+    z = F.relu(F.conv2d(x, conv.weight, stride=2, padding=1))
+    assert float(rel) == pytest.approx(0.0, abs=1e-12)
+    assert float(loss) == pytest.approx(0.5 * float(z.mean()), rel=1e-12)
+    assert float(z.sum()) == pytest.approx(float(x.abs().sum()), rel=1e-12)   # each pixel coded once
+
+
+def test_sparse_coding_turns_conv1_into_gabors_on_the_photos():
+    # The lecture's configuration on a small budget (~400 steps, a few seconds): conv1 leaves its
+    # random initialisation for filters that a Gabor fits far better.
+    from course_utils import data
+    images = data.photos("all", verbose=False).images
+    cfg = fl.NOTEBOOK_CONFIG._replace(per_photo=40, epochs=12, lr=1e-2)   # a larger step for ~400 steps
+    model, info = fl.train_photo_cnn(cfg, images, verbose=False)
+    fit = fl.fit_gabor(info["pixel_filters"].numpy(), kernel_size=cfg.kernel)
+    init = fl.effective_filters(fl.build_photo_cnn(cfg)[1].conv1.weight, info["whiten_kernel"])
+    init_fit = fl.fit_gabor(init.numpy(), kernel_size=cfg.kernel)
+    assert np.median(fit.r2) > np.median(init_fit.r2) + 0.3
+    assert fit.band_pass.mean() >= 0.5
+    assert info["test_reconstruction_error"] < 0.2
+    norms = model[1].conv1.weight.detach().flatten(1).norm(dim=1)
+    assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5)          # unit-norm filters
+    again, _ = fl.train_photo_cnn(cfg, images, verbose=False)                  # from the cache
+    assert torch.equal(model[1].conv1.weight, again[1].conv1.weight)
+
+
+@pytest.mark.parametrize("kwargs,err", [
+    (dict(task="photo", sparsity=1.0), ValueError),        # sparsity belongs to the sparse task
+    (dict(task="sparse", conv1_decay=1e-2), ValueError),   # unit-norm filters undo any decay
+    (dict(task="sparse", cosine=1), TypeError),
+    (dict(task="jigsaw"), ValueError),
+    (dict(task="sparse", sparsity=-1.0), ValueError),
+])
+def test_photo_config_rejects_inconsistent_levers(kwargs, err):
+    with pytest.raises(err):
+        fl.PhotoConfig(**kwargs).check()
