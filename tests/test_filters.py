@@ -245,7 +245,7 @@ def test_sparse_coding_loss_is_exact_for_a_complete_code():
     x = torch.randn(2, 1, 12, 12, dtype=torch.float64)
     loss, rel = fl.sparse_coding_loss(conv, x, sparsity=0.5)
     loss = loss.detach()
-    z = F.relu(F.conv2d(x, conv.weight, stride=2, padding=1))
+    z = F.relu(F.conv2d(x, conv.weight.detach(), stride=2, padding=1))
     assert float(rel) == pytest.approx(0.0, abs=1e-12)
     assert float(loss) == pytest.approx(0.5 * float(z.mean()), rel=1e-12)
     assert float(z.sum()) == pytest.approx(float(x.abs().sum()), rel=1e-12)   # each pixel coded once
