@@ -267,3 +267,92 @@ def test_fully_pruned_layer_round_trips(tmp_path):
     state = C.load_compressed(tmp_path / "b.dc")
     assert (state["1.weight"] == 0).all() and torch.equal(state["3.weight"], net[3].weight)
     assert os.path.getsize(tmp_path / "b.dc") == info["header_bytes"] + C.compression_report(net, 2)[-1]["P+Q+H bytes"]
+
+
+# ----------------------------------------------------------------------------- the pipeline and its tuning
+
+def test_validation_split_is_stratified_deterministic_and_disjoint():
+    y = torch.arange(10).repeat_interleave(torch.tensor([40, 30, 20, 50, 10, 40, 40, 30, 20, 20]))
+    X = torch.arange(len(y)).float().view(-1, 1)          # each row names its example
+    (X_fit, y_fit), (X_val, y_val) = C.validation_split(X, y, 0.1)
+    assert torch.bincount(y_val, minlength=10).tolist() == [4, 3, 2, 5, 1, 4, 4, 3, 2, 2]
+    assert len(y_fit) + len(y_val) == len(y)
+    assert not set(X_fit.flatten().tolist()) & set(X_val.flatten().tolist())
+    (_, _), (X_again, _) = C.validation_split(X, y, 0.1)
+    assert torch.equal(X_val, X_again)
+    # Spread through each class, not its first few examples.
+    first_class = X_val[y_val == 0].flatten().tolist()
+    assert first_class[0] == 0 and first_class[-1] == 39
+
+
+def test_validation_split_bad_input():
+    X, y = torch.zeros(20, 1), torch.arange(2).repeat(10)
+    for fraction in (0.0, 1.0, -0.1):
+        with pytest.raises(ValueError, match="fraction"):
+            C.validation_split(X, y, fraction)
+    with pytest.raises(ValueError, match="too few"):
+        C.validation_split(X, y, 0.01)
+    with pytest.raises(ValueError, match="same length"):
+        C.validation_split(X[:5], y, 0.2)
+    with pytest.raises(TypeError):
+        C.validation_split(X.numpy(), y, 0.2)
+
+
+def test_fit_schedule_runs_each_step_with_a_fresh_rate(monkeypatch):
+    import course_utils.train as train_module
+    seen = []
+    monkeypatch.setattr(train_module, "fit", lambda model, X, y, config, **kw: seen.append((config.epochs, config.lr)))
+    C.fit_schedule(small_net(), None, None, [(3, 1e-3), (0, 5e-4), (1, 1e-4)])
+    assert seen == [(3, 1e-3), (1, 1e-4)]                      # a 0-epoch step is skipped
+    for bad in ([], [(1,)], [(1.5, 1e-3)], [(1, 0.0)], "fast"):
+        with pytest.raises((TypeError, ValueError)):
+            C.fit_schedule(small_net(), None, None, bad)
+
+
+def test_one_thread_restores_the_thread_count():
+    before = torch.get_num_threads()
+    with C.one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def tiny_mnist():
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(120, 1, 28, 28, generator=g)
+    y = torch.arange(10).repeat(12)
+    return (X, y), (X[:30], y[:30])
+
+
+def test_deep_compression_stages_validation_and_cache(monkeypatch):
+    import course_utils.train as train_module
+    # The pipeline's plumbing is under test, not MNIST: tiny random digits keep this fast.
+    monkeypatch.setitem(train_module.DATASETS, "mnist", tiny_mnist)
+    settings = {"dense_schedule": [(1, 1e-3)], "sparsity": {"fc1": 0.9, "fc2": 0.9, "fc3": 0.5},
+                "prune_schedule": [(1, 1e-3), (1, 1e-4)], "bits": 3, "index_bits": 4,
+                "quant_schedule": [(1, 1e-4)], "batch_size": 32}
+    run = C.deep_compression("lenet300100", verbose=False, **settings)
+    assert run["evaluated_on"] == "test" and set(run["accuracy"]) == {"dense", "pruned", "compressed"}
+    kept = C.weights_kept(run["compressed"])
+    assert kept["fc1"] == pytest.approx(0.1, abs=1e-4) and kept["fc3"] == pytest.approx(0.5, abs=1e-4)
+    assert all(len(torch.unique(layer.weight)) <= 2 ** 3 for layer in C.prunable_layers(run["compressed"]).values())
+    assert run["report"][-1]["layer"] == "total" and set(run["seconds"]) == {"dense", "pruned", "compressed"}
+    again = C.deep_compression("lenet300100", verbose=False, **settings)      # from the cache, identical
+    assert all(torch.equal(a, b) for a, b in zip(run["compressed"].state_dict().values(),
+                                                 again["compressed"].state_dict().values()))
+    held_out = C.deep_compression("lenet300100", validation=0.25, verbose=False, **settings)
+    assert held_out["evaluated_on"] == "validation (30)"
+    assert not torch.equal(held_out["dense"].fc1.weight, run["dense"].fc1.weight)   # trained on fewer digits
+    with pytest.raises(ValueError, match="model"):
+        C.deep_compression("alexnet", verbose=False, **settings)
+    with pytest.raises(TypeError, match="dense_schedule"):
+        C.deep_compression("lenet300100", verbose=False, **{**settings, "dense_schedule": 5})
+
+
+def test_paper_tables_are_consistent():
+    # The paper's rows hold the columns our report has, and its headline ratios follow from its sizes.
+    for name, paper in C.PAPER_TABLES.items():
+        assert [r["layer"] for r in paper["rows"]][-1] == "total"
+        dense_kb, small_kb = paper["size_kb"]
+        assert round(dense_kb / small_kb) in (paper["ratio"], paper["ratio"] - 1)
+    assert C.PAPER_TABLES["lenet5"]["rows"][3]["weight bits P+Q"] == 5      # ip2: 5 bits, as printed
+    assert set(C.PIPELINES) == set(C.PAPER_TABLES)
