@@ -145,7 +145,8 @@ def main(quick: bool = False, tune_first: bool = False, cache_dir: str | None = 
     from course_utils import dsd
     from course_utils.data import mnist
     n_train, n_test = len(mnist("train")[1]), len(mnist("test")[1])
-    results = {"data": {"train": n_train, "test": n_test}, "deep_compression": {}, "dsd": {},
+    results = {"mode": {"quick": quick, "tune": tune_first},
+               "data": {"train": n_train, "test": n_test}, "deep_compression": {}, "dsd": {},
                "timing": ("fresh cache: every stage trained in this run, torch on one thread"
                           if cache_dir is None else
                           "reused cache: training seconds as measured when each stage was first computed; "

@@ -76,3 +76,13 @@ def test_bad_input():
         dsd.layer_weights(LeNet300100().state_dict(), "conv1")
     with pytest.raises(ValueError, match="no prunable layers"):
         prune(torch.nn.Sequential(torch.nn.ReLU()), sparsity=0.3)
+
+
+def test_paper_table_improvements_match_the_abstract():
+    # The abstract's gains (top-1 points, BLEU, WER points) are the check every row passes.
+    abstract = {"GoogLeNet": 1.1, "VGG-16": 4.3, "ResNet-18": 1.2, "ResNet-50": 1.1, "NeuralTalk": 1.7,
+                "DeepSpeech": 2.0, "DeepSpeech-2": 1.1}
+    for r in dsd.PAPER_TABLE:
+        gain = r["dsd"] - r["baseline"] if r["metric"] == "BLEU" else r["baseline"] - r["dsd"]
+        assert gain == pytest.approx(abstract[r["network"]], abs=1e-9), r["network"]
+        assert isinstance(r["checked"], bool)
