@@ -47,12 +47,29 @@ def lecture_title(nb, fallback: str) -> str:
     return fallback
 
 
-def execute(nb, workdir: Path, timeout: int):
-    """Run every cell as nbval does, in the notebook's own folder; widget state is kept for freezing."""
+def execute_all(notebooks: dict, timeout: int, jobs: int) -> None:
+    """Run every cell of each notebook (``{name: (notebook, folder)}``) in place, ``jobs`` at a time, each
+    in its own folder as nbval does; widget state is kept for freezing.
+
+    Most lecture cells keep one core busy, so two kernels side by side use a 2-core laptop fully.
+    """
+    import asyncio
+
     from nbclient import NotebookClient
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(workdir)}}).execute()
-    return nb
+
+    async def run_all():
+        slots = asyncio.Semaphore(jobs)
+
+        async def run(name, nb, workdir):
+            async with slots:
+                start = time.perf_counter()
+                await NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                     resources={"metadata": {"path": str(workdir)}}).async_execute()
+                print(f"executed {name} in {time.perf_counter() - start:.1f} s", flush=True)
+
+        await asyncio.gather(*(run(name, nb, workdir) for name, (nb, workdir) in notebooks.items()))
+
+    asyncio.run(run_all())
 
 
 def _widget_outputs(model_id: str, state: dict) -> list:
@@ -182,13 +199,16 @@ def _check_inputs(notebooks, out, timeout) -> list[Path]:
     return paths
 
 
-def build_site(notebooks, out=SITE, execute_cells: bool = True, timeout: int = 600) -> Path:
+def build_site(notebooks, out=SITE, execute_cells: bool = True, timeout: int = 600, jobs: int = 2) -> Path:
     """Render ``notebooks`` (paths, in lecture order) into ``out``; return the path of its index.html.
 
     With ``execute_cells=False`` the notebooks' stored outputs are used as they are (already executed
-    copies). Raises RuntimeError if a page would fetch anything from the network.
+    copies); otherwise ``jobs`` notebooks run at a time. Raises RuntimeError if a page would fetch
+    anything from the network.
     """
     paths = _check_inputs(notebooks, out, timeout)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive number of notebooks to run at once; got {jobs!r}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _copy_mathjax(out)
@@ -198,12 +218,11 @@ def build_site(notebooks, out=SITE, execute_cells: bool = True, timeout: int = 6
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         books.append({"path": path, "nb": nb, "href": f"{path.stem}.html", "title": lecture_title(nb, path.stem)})
+    if execute_cells:
+        execute_all({book["path"].stem: (book["nb"], book["path"].parent) for book in books}, timeout, jobs)
 
     for k, book in enumerate(books):
-        start = time.perf_counter()
         nb = book["nb"]
-        if execute_cells:
-            execute(nb, book["path"].parent, timeout)
         reader_cells(freeze_widgets(nb, book["path"].stem))
         neighbour = lambda j: {"href": books[j]["href"], "title": books[j]["title"]} if 0 <= j < len(books) else None
         resources = {"metadata": {"name": book["title"]},
@@ -213,7 +232,6 @@ def build_site(notebooks, out=SITE, execute_cells: bool = True, timeout: int = 6
         if remote:
             raise RuntimeError(f"{book['href']} would fetch {remote[:3]} from the network; the site must work offline")
         (out / book["href"]).write_text(page, encoding="utf-8")
-        print(f"{book['href']}: {time.perf_counter() - start:.1f} s", flush=True)
 
     index = out / "index.html"
     index.write_text(_index_page(books), encoding="utf-8")
@@ -225,11 +243,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("notebooks", nargs="*", help="lecture names (default: all, in lecture order)")
     parser.add_argument("--out", type=Path, default=SITE, help=f"site folder (default {SITE.relative_to(ROOT)})")
     parser.add_argument("--no-execute", action="store_true", help="use the notebooks' stored outputs")
+    parser.add_argument("--jobs", type=int, default=2, help="notebooks to run at once (default 2)")
     args = parser.parse_args(argv)
     try:
         paths = notebook_paths(args.notebooks or None)
         start = time.perf_counter()
-        index = build_site(paths, args.out, execute_cells=not args.no_execute)
+        index = build_site(paths, args.out, execute_cells=not args.no_execute, jobs=args.jobs)
     except ValueError as err:
         parser.error(str(err))
     print(f"{len(paths)} lectures in {time.perf_counter() - start:.0f} s; open {index}")

@@ -77,3 +77,5 @@ def test_build_site_checks_its_inputs(tmp_path):
         site.build_site([lecture], lecture.parent)
     with pytest.raises(ValueError, match="timeout"):
         site.build_site([lecture], tmp_path, timeout=0)
+    with pytest.raises(ValueError, match="jobs"):
+        site.build_site([lecture], tmp_path, jobs=0)

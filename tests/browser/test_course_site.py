@@ -21,9 +21,10 @@ SITE_LECTURES = ["05_karnaugh_and_glass", "10_explicit_models"]
 
 
 @pytest.fixture(scope="module")
-def site_index(tmp_path_factory):
+def site_index(chromium, tmp_path_factory):
     """Built by the command ``make html`` runs, in its own process: its kernels need an event loop of
-    their own, which Playwright's synchronous API in this process would be holding."""
+    their own, which Playwright's synchronous API in this process would be holding. (Requesting
+    ``chromium`` first skips the build where there is no browser to look at the site.)"""
     out = tmp_path_factory.mktemp("site")
     build = subprocess.run([sys.executable, "-m", "course_utils.site", *SITE_LECTURES, "--out", str(out)],
                            cwd=ROOT, timeout=600, capture_output=True, text=True)

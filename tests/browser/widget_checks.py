@@ -5,14 +5,12 @@ this very code sees a widget that did not render.
 """
 from __future__ import annotations
 
-import re
 import time
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-# A widget shown as its Python repr, e.g. "VBox(children=(..." or "interactive(children=(...".
-PLAIN_REPR = re.compile(r"^\w+\((children|value|layout)=")
 
-# Judge one rendered widget output node; shared by JupyterLab and Voilà.
+# Judge one rendered widget output node; shared by JupyterLab and Voilà. A widget that the page could
+# not render shows its Python repr instead, e.g. "VBox(children=(..." or "interactive(children=(...".
 INSPECT_NODE_JS = r"""
 (node) => {
   const output = node.querySelector('.jp-OutputArea-output') || node;  // the output, not its prompt
@@ -28,18 +26,22 @@ INSPECT_NODE_JS = r"""
 }
 """
 
-# Every output of the open notebook whose model holds a widget view, whatever the page rendered for it;
-# each node gets a data-demo-widget index for the locators below.
+# Every output of the notebook whose model holds a demo widget (a widget view whose repr names a control:
+# progress bars are left out, and a finished one may legitimately vanish), whatever the page rendered
+# for it; each node gets a data-demo-widget index for the locators below.
 LAB_WIDGET_NODES_JS = r"""
 (path) => {
   const app = window.jupyterapp;
   const panel = Array.from(app.shell.widgets('main')).find(w => w.context && w.context.path === path);
+  const control = /(Slider|Dropdown|ToggleButtons|ToggleButton|Checkbox|Select|RadioButtons|Text|Button)\(/;
+  document.querySelectorAll('[data-demo-widget]').forEach((node) => node.removeAttribute('data-demo-widget'));
   const found = [];
   panel.content.widgets.forEach((cell, index) => {
     if (cell.model.type !== 'code') return;
     const outputs = cell.model.outputs;
     for (let i = 0; i < outputs.length; i++) {
-      if (!('%MIME%' in outputs.get(i).data)) continue;
+      const data = outputs.get(i).data;
+      if (!('%MIME%' in data) || !control.test(String(data['text/plain'] || ''))) continue;
       const child = cell.outputArea.widgets[i];
       const node = child ? child.node : null;
       if (node) node.setAttribute('data-demo-widget', String(found.length));
@@ -51,13 +53,14 @@ LAB_WIDGET_NODES_JS = r"""
 """.replace("%MIME%", WIDGET_MIME)
 
 # In Voilà there is no notebook model and widget outputs carry no mime type: they are the top-level
-# outputs holding widget DOM, or showing what a failed widget shows instead.
+# outputs holding widget controls, or showing what a failed widget shows instead.
 VOILA_WIDGET_NODES_JS = r"""
 () => {
   const failed = /^\w+\((children|value|layout)=|Loading widget|Error displaying widget/;
+  const controls = '.widget-slider, .widget-dropdown, .widget-toggle-buttons, .widget-checkbox, .widget-text';
   const nodes = Array.from(document.querySelectorAll('.jp-OutputArea-output')).filter((node) =>
     !node.parentElement.closest('.jupyter-widgets') &&
-    (node.querySelector('.jupyter-widgets') || failed.test(node.innerText.trim())));
+    (node.querySelector(controls) || failed.test(node.innerText.trim())));
   nodes.forEach((node, k) => node.setAttribute('data-demo-widget', String(k)));
   return nodes.length;
 }
@@ -84,7 +87,8 @@ SNAPSHOT_JS = r"""
 def inspect_widgets(page, count_js: str, arg=None, settle_s: float = 10.0) -> list[list[str]]:
     """Problems of each widget output on the page (an empty list per widget that rendered properly).
 
-    Waits up to settle_s for every widget to finish rendering; a broken one is reported after that.
+    Waits up to settle_s for every widget to finish rendering; a broken one is reported after that, or
+    at once when it shows its plain-text repr (the page had no renderer for it, so it never will).
     """
     count = page.evaluate(count_js, arg) if arg is not None else page.evaluate(count_js)
     if count == 0:
@@ -92,7 +96,8 @@ def inspect_widgets(page, count_js: str, arg=None, settle_s: float = 10.0) -> li
     deadline = time.monotonic() + settle_s
     while True:
         problems = [page.locator(f'[data-demo-widget="{k}"]').evaluate(INSPECT_NODE_JS) for k in range(count)]
-        if not any(problems) or time.monotonic() > deadline:
+        final = all(not p or any(line.startswith("plain-text repr") for line in p) for p in problems)
+        if final or time.monotonic() > deadline:
             return problems
         time.sleep(0.25)
 
@@ -138,7 +143,7 @@ class LabNotebook:
         self.page = page
         self.path = path
 
-    def open(self, timeout_s: float = 60.0) -> "LabNotebook":
+    def open(self) -> "LabNotebook":
         self.page.evaluate("""async (path) => {
             const panel = await window.jupyterapp.commands.execute('docmanager:open', {path, factory: 'Notebook'});
             await panel.context.ready;
@@ -147,26 +152,47 @@ class LabNotebook:
         }""", self.path)
         return self
 
-    def run_all(self, timeout_s: float = 300.0) -> float:
-        """Run every cell and wait for the kernel to be idle; return the seconds it took."""
-        start = time.perf_counter()
+    def start_run_all(self) -> None:
+        """Start running every cell without waiting; another notebook may run meanwhile."""
+        self._started = time.perf_counter()
         self.page.evaluate("""(path) => {
-            window.__runAll = {done: false};
+            window.__runs = window.__runs || {};
+            window.__runs[path] = {done: false};
             const app = window.jupyterapp;
-            app.commands.execute('notebook:run-all-cells').then(
-                (ok) => { window.__runAll = {done: true, ok: ok}; },
-                (err) => { window.__runAll = {done: true, ok: false, error: String(err)}; });
+            const panel = Array.from(app.shell.widgets('main')).find(w => w.context && w.context.path === path);
+            app.commands.execute('notebook:run-all-cells', {widgetId: panel.id, activate: false}).then(
+                (ok) => { window.__runs[path] = {done: true, ok: ok}; },
+                (err) => { window.__runs[path] = {done: true, ok: false, error: String(err)}; });
         }""", self.path)
+
+    def wait_run_all(self, timeout_s: float = 300.0) -> float:
+        """Wait for the run to end and the kernel to be idle; return the seconds since it started."""
         self.page.wait_for_function("""(path) => {
             const panel = Array.from(window.jupyterapp.shell.widgets('main')).find(w => w.context && w.context.path === path);
             const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
-            return window.__runAll.done && kernel && kernel.status === 'idle';
+            return window.__runs[path].done && kernel && kernel.status === 'idle';
         }""", arg=self.path, timeout=timeout_s * 1000, polling=200)
-        seconds = time.perf_counter() - start
-        result = self.page.evaluate("window.__runAll")
+        seconds = time.perf_counter() - self._started
+        result = self.page.evaluate("(path) => window.__runs[path]", self.path)
         errors = self.errors()
         assert result["ok"] and not errors, f"{self.path}: running all cells failed: {result} {errors}"
         return seconds
+
+    def run_all(self, timeout_s: float = 300.0) -> float:
+        self.start_run_all()
+        return self.wait_run_all(timeout_s)
+
+    def activate(self) -> None:
+        """Bring the notebook's tab to the front (and wait until it is), for screenshots and keyboard."""
+        self.page.evaluate("""(path) => {
+            const app = window.jupyterapp;
+            const panel = Array.from(app.shell.widgets('main')).find(w => w.context && w.context.path === path);
+            app.shell.activateById(panel.id);
+        }""", self.path)
+        self.page.wait_for_function("""(path) => {
+            const current = window.jupyterapp.shell.currentWidget;
+            return current && current.context && current.context.path === path && current.isVisible;
+        }""", arg=self.path, timeout=10_000)
 
     def errors(self) -> list[str]:
         return self.page.evaluate("""(path) => {
