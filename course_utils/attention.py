@@ -17,7 +17,6 @@ error rates), so the attention for every word is defined even when the model wou
 """
 from __future__ import annotations
 
-import contextlib
 import numbers
 import random
 import time
@@ -32,25 +31,9 @@ from tqdm.auto import tqdm
 from . import cache
 from .checks import check_scalar, check_tensor
 from .scenes import COLOURS, SHAPES, Scenes, make_scenes
-from .train import seed_everything
+from .train import one_thread, seed_everything
 
 PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
-
-
-class single_thread(contextlib.ContextDecorator):
-    """Run torch on one thread inside the block (or the decorated function).
-
-    These models are tiny: a second thread buys little, and on a shared, busy machine the
-    threads' synchronisation made training up to 50 times slower (measured: 3.4 s vs 0.06 s a batch).
-    """
-
-    def __enter__(self):
-        self.n = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.n)
-        return False
 
 
 # ----------------------------------------------------------------------------- attention core
@@ -278,7 +261,7 @@ class ShowAttendTell(nn.Module):
         check_tensor(images, "images", ndim=4, channels=3)
 
     @torch.no_grad()
-    @single_thread()
+    @one_thread()
     def caption(self, images, max_len: int = 20):
         """Greedy captions (list of str) and attention maps (B, max_len, H, W) for the words written."""
         self._check_images(images)
@@ -288,7 +271,7 @@ class ShowAttendTell(nn.Module):
         return [" ".join(self.vocab.decode(t)) for t in tokens], w.view(len(images), max_len, H, W)
 
     @torch.no_grad()
-    @single_thread()
+    @one_thread()
     def attend(self, images, captions: Sequence[str], vocab: Vocab | None = None):
         """Attention maps (B, T, H, W) while the *given* captions are fed in (forced decoding).
 
@@ -308,7 +291,7 @@ class ShowAttendTell(nn.Module):
 
 def _fit_seq(model, batches, epochs: int, lr: float, seed: int, desc: str):
     """Cross-entropy training over (forward-args, targets) batches; returns (losses, seconds)."""
-    with single_thread():
+    with one_thread():
         return _fit_seq_loop(model, batches, epochs, lr, seed, desc)
 
 
@@ -554,7 +537,7 @@ class Seq2Seq(nn.Module):
         return out
 
     @torch.no_grad()
-    @single_thread()
+    @one_thread()
     def attend(self, src: Sequence, tgt: Sequence):
         """Attention (B, T_tgt+1, T_src+1) with the reference target fed in; rows = target words + EOS."""
         self.eval()
@@ -563,7 +546,7 @@ class Seq2Seq(nn.Module):
         return w
 
     @torch.no_grad()
-    @single_thread()
+    @one_thread()
     def translate(self, src: Sequence, max_len: int = 20):
         """Greedy translations (lists of words) and their attention (B, max_len, T_src+1)."""
         self.eval()

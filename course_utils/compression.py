@@ -17,7 +17,6 @@ Biases stay 32-bit floats and are counted in every size below.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import heapq
 import io
@@ -36,6 +35,7 @@ from torch import nn
 from . import cache
 from .cache import atomic_write_bytes
 from .checks import check_array, check_choice, check_scalar
+from .train import one_thread
 
 PRUNABLE = (nn.Linear, nn.Conv2d)
 INITS = ("linear", "random", "density")
@@ -625,22 +625,6 @@ def load_compressed(path) -> dict:
 
 
 # ----------------------------------------------------------------------------- the whole pipeline
-
-class one_thread(contextlib.ContextDecorator):
-    """Run torch on one thread inside the block, then restore the previous count.
-
-    LeNets are small: a second thread buys little on an idle machine, and on a busy one the
-    threads' synchronisation made an epoch up to 10x slower (measured: 37 s against 3.9 s).
-    """
-
-    def __enter__(self):
-        self.threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.threads)
-        return False
-
 
 def validation_split(X, y, fraction: float = 0.1):
     """Hold out ``fraction`` of every class, evenly spread through it: ``(X_fit, y_fit), (X_val, y_val)``.

@@ -26,8 +26,8 @@ import torch
 
 from . import cache
 from .checks import check_choice, check_scalar
-from .compression import mask_hook, one_thread, prune
-from .train import DATASETS, TrainConfig, accuracy, fit, train
+from .compression import mask_hook, prune
+from .train import DATASETS, TrainConfig, accuracy, fit, one_thread, train
 
 # Han et al. (2017), Table 1: top-1 error (ImageNet), BLEU (NeuralTalk), WER (speech). Checked:
 # the four ImageNet rows against the authors' DSD model zoo (songhan.github.io/DSD: 31.14/30.02,

@@ -574,7 +574,7 @@ def train_photo_cnn(cfg: PhotoConfig = PhotoConfig(), images: torch.Tensor | Non
     ``info`` reports ``test_reconstruction_error`` (relative, on held-out crops) instead of an accuracy.
     """
     from .data import photos
-    from .train import TrainConfig, load_or_fit
+    from .train import TrainConfig, load_or_fit, one_thread
 
     if not isinstance(cfg, PhotoConfig):
         raise TypeError(f"cfg must be a PhotoConfig; got {type(cfg).__name__}")
@@ -588,19 +588,13 @@ def train_photo_cnn(cfg: PhotoConfig = PhotoConfig(), images: torch.Tensor | Non
     model = build_photo_cnn(cfg, kernel)
     extra = {**cfg._asdict(), "n_photos": len(images), "photo_size": images.shape[-1],
              "photo_checksum": round(float(images.double().sum()), 3)}
-    threads = torch.get_num_threads()
-    try:
-        # These convolutions are tiny: one thread is nearly as fast on an idle machine, and avoids
-        # stalls of many times (measured) when other jobs share the cores.
-        torch.set_num_threads(1)
+    with one_thread():  # these convolutions are tiny; see train.one_thread
         if cfg.task == "sparse":
             model, info = _load_or_fit_sparse(model, train_data[0], test_data[0], cfg, extra, verbose)
         else:
             config = TrainConfig(model="photocnn-conv1", dataset="photo-crops", epochs=cfg.epochs, lr=cfg.lr,
                                  batch_size=cfg.batch_size, seed=cfg.seed, optimizer=cfg.optimizer)
             model, info = load_or_fit(model, train_data, test_data, config, extra=extra, verbose=verbose)
-    finally:
-        torch.set_num_threads(threads)
     info["pixel_filters"] = effective_filters(model[1].conv1.weight, kernel)
     info["whiten_kernel"] = kernel
     return model, info

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checks import check_array, check_scalar
+from .train import one_thread
 
 
 def nearest_neighbours(X: torch.Tensor, k: int) -> torch.Tensor:
@@ -77,13 +78,8 @@ class ParametricEmbedding:
 
     def fit(self, X, y=None):
         X = self._validate(X)
-        threads = torch.get_num_threads()
-        # The matrices are tiny: splitting each op over threads costs more than it saves.
-        torch.set_num_threads(1)
-        try:
+        with one_thread():  # the matrices are tiny: splitting each op over threads costs more than it saves
             self._train(X)
-        finally:
-            torch.set_num_threads(threads)
         self.network_.eval()
         self.embedding_ = self.transform(X)
         return self

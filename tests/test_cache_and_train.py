@@ -150,3 +150,14 @@ def test_accuracy_checks_lengths():
     model = torch.nn.Linear(4, 2)
     with pytest.raises(ValueError, match="same length"):
         accuracy(model, torch.zeros(3, 4), torch.zeros(2, dtype=torch.long))
+
+
+def test_one_thread_restores_the_thread_count_even_after_an_error():
+    from course_utils.train import one_thread
+    before = torch.get_num_threads()
+    with one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), one_thread():
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == before

@@ -309,13 +309,6 @@ def test_fit_schedule_runs_each_step_with_a_fresh_rate(monkeypatch):
             C.fit_schedule(small_net(), None, None, bad)
 
 
-def test_one_thread_restores_the_thread_count():
-    before = torch.get_num_threads()
-    with C.one_thread():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
-
-
 def tiny_mnist():
     g = torch.Generator().manual_seed(0)
     X = torch.rand(120, 1, 28, 28, generator=g)
