@@ -1,16 +1,17 @@
-"""Fixtures for the browser tests: one JupyterLab server and one Chromium page for the whole session.
+"""Fixtures for the browser tests: one Chromium and one JupyterLab page for all of them.
 
-Chromium comes from pytest-playwright's ``browser`` fixture (so ``--headed`` and ``--slowmo`` work for
-debugging), pointed at Debian's /usr/bin/chromium. Where Chromium or Playwright is missing (a student's
-laptop), every browser test skips with one line saying what to install; CI installs both (.ci/run).
+They are package-scoped, so the browser and the servers stop as soon as the browser tests end: a
+running Playwright holds this thread's asyncio loop, which later tests' kernels would need. Where
+Chromium or Playwright is missing (a student's laptop), every browser test skips with one line saying
+what to install; CI installs both (.ci/run).
 """
 from contextlib import contextmanager
 
 import pytest
 
-from browser_harness import (CHROMIUM, CHROMIUM_ARGS, VIEWPORT, WIDGETS_EXTENSION, LabServer, copy_notebooks,
+from .browser_harness import (CHROMIUM, CHROMIUM_ARGS, VIEWPORT, WIDGETS_EXTENSION, LabServer, copy_notebooks,
                              missing_requirement)
-from widget_checks import LabNotebook, open_lab
+from .widget_checks import LabNotebook, open_lab
 
 from course_utils.cache import cache_dir
 from course_utils.release import NOTEBOOKS, ROOT, notebook_paths
@@ -25,34 +26,34 @@ def isolated_cache():
     yield
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium(request):
-    """The headless browser; skips the test where this machine cannot run one."""
-    reason = missing_requirement(request.config)
+    """Debian's Chromium, headless unless pytest-playwright's --headed is given; skips the test where
+    this machine cannot run it. (Playwright's own browser download does not work offline.)"""
+    reason = missing_requirement()
     if reason:
         pytest.skip(f"browser tests skipped: {reason}")
-    return request.getfixturevalue("browser")
+    from playwright.sync_api import sync_playwright
+    headed = request.config.getoption("--headed", default=False)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=not headed)
+        yield browser
+        browser.close()
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    # Playwright's own browser download does not work offline; Debian's Chromium does the same job.
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def artifacts():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def course_env():
     # Pinned explicitly so that kernels share the cache of the nbval run whatever a fixture patched.
     return {"COURSE_CACHE_DIR": str(cache_dir())}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def served_notebooks(tmp_path_factory):
     names = [path.stem for path in notebook_paths()]
     return copy_notebooks(NOTEBOOKS, tmp_path_factory.mktemp("served") / "notebooks", names)
@@ -107,14 +108,14 @@ class PairedRuns:
             self.notebooks[name].close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab_page(chromium, tmp_path_factory, served_notebooks, course_env):
     """A JupyterLab page, reused by every notebook test: JupyterLab loads once per session."""
     with lab_session(chromium, tmp_path_factory.mktemp("jupyterlab"), served_notebooks, course_env) as page:
         yield page
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab_runs(request, lab_page):
     """Paired runs of the lectures whose widget tests this session selected, in collection order."""
     names = [item.callspec.params["demo"].notebook for item in request.session.items

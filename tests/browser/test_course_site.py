@@ -10,7 +10,7 @@ import sys
 import nbformat
 import pytest
 
-from browser_harness import VIEWPORT
+from .browser_harness import VIEWPORT
 
 from course_utils.release import ROOT, notebook_paths
 from course_utils.site import lecture_title

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from widget_demos import DEMOS, RESPONSE_LIMIT_S
-from widget_checks import LabNotebook, move_control, snapshot, wait_for_new_output
+from .widget_demos import DEMOS, RESPONSE_LIMIT_S
+from .widget_checks import LabNotebook, move_control, snapshot, wait_for_new_output
 
 from course_utils.demo import notebooks_with_widgets
 

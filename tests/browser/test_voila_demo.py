@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from browser_harness import VIEWPORT, VoilaServer
-from widget_checks import VOILA_WIDGET_NODES_JS, inspect_widgets, move_control, snapshot, wait_for_new_output
-from widget_demos import DEMOS, RESPONSE_LIMIT_S
+from .browser_harness import VIEWPORT, VoilaServer
+from .widget_checks import VOILA_WIDGET_NODES_JS, inspect_widgets, move_control, snapshot, wait_for_new_output
+from .widget_demos import DEMOS, RESPONSE_LIMIT_S
 
 pytestmark = pytest.mark.browser
 
