@@ -1,7 +1,7 @@
 """The readable course site: every lecture executed and rendered as static HTML that works offline.
 
     make html                                                     # all lectures -> build/site/index.html
-    python -m course_utils.site 05_karnaugh_and_glass 10_explicit_models --out /tmp/site
+    python -m course_utils.site 09_attention 10_explicit_models --out /tmp/site
 
 Pages come from nbconvert's lab template (it ships inside the nbconvert wheel, so nothing is fetched
 at build time) through the ``course-site`` template in ``course_utils/share/nbconvert/templates``,
@@ -244,11 +244,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=SITE, help=f"site folder (default {SITE.relative_to(ROOT)})")
     parser.add_argument("--no-execute", action="store_true", help="use the notebooks' stored outputs")
     parser.add_argument("--jobs", type=int, default=2, help="notebooks to run at once (default 2)")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
     args = parser.parse_args(argv)
     try:
         paths = notebook_paths(args.notebooks or None)
         start = time.perf_counter()
-        index = build_site(paths, args.out, execute_cells=not args.no_execute, jobs=args.jobs)
+        index = build_site(paths, args.out, execute_cells=not args.no_execute, timeout=args.timeout, jobs=args.jobs)
     except ValueError as err:
         parser.error(str(err))
     print(f"{len(paths)} lectures in {time.perf_counter() - start:.0f} s; open {index}")

@@ -5,6 +5,7 @@ running Playwright holds this thread's asyncio loop, which later tests' kernels 
 Chromium or Playwright is missing (a student's laptop), every browser test skips with one line saying
 what to install; CI installs both (.ci/run).
 """
+import json
 from contextlib import contextmanager
 
 import pytest
@@ -116,11 +117,15 @@ def lab_page(chromium, tmp_path_factory, served_notebooks, course_env):
 
 
 @pytest.fixture(scope="package")
-def lab_runs(request, lab_page):
-    """Paired runs of the lectures whose widget tests this session selected, in collection order."""
+def lab_runs(request, lab_page, artifacts):
+    """Paired runs of the lectures whose widget tests this session selected, in collection order; at
+    the end, every lecture's timings (each test writes <lecture>.json) in one response_times.json."""
     names = [item.callspec.params["demo"].notebook for item in request.session.items
              if hasattr(item, "callspec") and "demo" in item.callspec.params and "lab_runs" in item.fixturenames]
-    return PairedRuns(lab_page, names)
+    yield PairedRuns(lab_page, names)
+    records = [json.loads((artifacts / f"{name}.json").read_text()) for name in names
+               if (artifacts / f"{name}.json").exists()]
+    (artifacts / "response_times.json").write_text(json.dumps(records, indent=1))
 
 
 @pytest.fixture
