@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,13 +20,20 @@ NOTEBOOKS = ROOT / "notebooks"
 DIST = ROOT / "dist"
 
 
-def _otter(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def _otter_command(*args: str) -> list[str]:
     exe = Path(sys.executable).with_name("otter")
-    cmd = [str(exe) if exe.exists() else "otter", *args]
+    return [str(exe) if exe.exists() else "otter", *args]
+
+
+def _check(cmd: list[str], returncode: int, stdout: str, stderr: str) -> None:
+    if returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed with exit code {returncode}:\n{stdout[-3000:]}\n{stderr[-3000:]}")
+
+
+def _otter(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    cmd = _otter_command(*args)
     result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed with exit code {result.returncode}:\n"
-                           f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    _check(cmd, result.returncode, result.stdout, result.stderr)
     return result
 
 
@@ -43,7 +51,7 @@ def notebook_paths(names=None) -> list[Path]:
 
 def assign(notebook: Path, dest: Path) -> dict:
     """Run ``otter assign``; return the paths of the student notebook, solution notebook and autograder zip."""
-    notebook, dest = Path(notebook), Path(dest)
+    notebook, dest = Path(notebook).resolve(), Path(dest).resolve()   # otter runs in the notebook's folder
     if not notebook.exists():
         raise FileNotFoundError(f"no notebook at {notebook}")
     _otter("assign", str(notebook), str(dest), cwd=notebook.parent)
@@ -56,13 +64,34 @@ def assign(notebook: Path, dest: Path) -> dict:
 
 def grade(submission: Path, autograder: Path, output_dir: Path) -> dict:
     """Grade one notebook offline with ``otter run``; return ``{"score", "max_score", "tests"}``."""
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    _otter("run", "-a", str(autograder), "-o", str(output_dir), str(submission))
-    results = json.loads((output_dir / "results.json").read_text())
-    scored = [t for t in results["tests"] if t.get("max_score") is not None]
-    return {"score": sum(t.get("score") or 0 for t in scored),
-            "max_score": sum(t["max_score"] for t in scored), "tests": results["tests"]}
+    return grade_all([(submission, autograder, output_dir)])[0]
+
+
+def grade_all(jobs, stagger_seconds: float = 3.0) -> list[dict]:
+    """Grade several ``(submission, autograder, output_dir)`` jobs with concurrent ``otter run`` processes.
+
+    Grading is mostly single-threaded start-up (imports, a kernel), so two jobs on two cores take
+    little longer than one. Each job starts ``stagger_seconds`` after the previous one: kernels that
+    start at the same moment can pick the same free TCP port and then wait on each other for ever.
+    """
+    running = []
+    for i, (submission, autograder, output_dir) in enumerate(jobs):
+        if i:
+            time.sleep(stagger_seconds)
+        output_dir = Path(output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        cmd = _otter_command("run", "-a", str(autograder), "-o", str(output_dir), str(submission))
+        running.append((cmd, output_dir, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                          text=True)))
+    results = []
+    for cmd, output_dir, process in running:
+        stdout, stderr = process.communicate()
+        _check(cmd, process.returncode, stdout, stderr)
+        report = json.loads((output_dir / "results.json").read_text())
+        scored = [t for t in report["tests"] if t.get("max_score") is not None]
+        results.append({"score": sum(t.get("score") or 0 for t in scored),
+                        "max_score": sum(t["max_score"] for t in scored), "tests": report["tests"]})
+    return results
 
 
 def main(argv=None) -> int:
