@@ -125,7 +125,7 @@ def main():
 
     s = args.lite0_stride
     n_pos = len(oc.occluder_positions(224, 32, s)) ** 2
-    o_inc, t_inc, _ = timed(lambda: oc.occlusion(model, x, label, 32, s, 0.5, method="incremental", batch_size=64))
+    o_inc, t_inc, _ = timed(lambda: oc.occlusion(model, x, label, 32, s, 0.5, method="incremental"))
     o_cap, t_cap, _ = timed(lambda: Occlusion(model).attribute(x, target=label, sliding_window_shapes=(3, 32, 32),
                                                                strides=(3, s, s), baselines=0.5))
     o_den, t_den, _ = timed(lambda: oc.occlusion(model, x, label, 32, s, 0.5, method="dense", batch_size=16))

@@ -319,7 +319,7 @@ class IncrementalOcclusion:
 
 
 def occluded_logits(model: nn.Module, image: torch.Tensor, window=32, stride=8, baseline=0.0,
-                    method: str = "auto", batch_size: int = 64, progress: bool = False) -> torch.Tensor:
+                    method: str = "auto", batch_size: int = 32, progress: bool = False) -> torch.Tensor:
     """The model's output for ``image`` (C,H,W) occluded at every position: (n_rows, n_cols, *output).
 
     ``method="incremental"`` recomputes only the changed regions (falls back to ``"dense"`` with a
@@ -373,7 +373,7 @@ def _targets(model, x, target):
 
 
 def occlusion(model: nn.Module, x: torch.Tensor, target, window=32, stride=8, baseline=0.0,
-              method: str = "auto", batch_size: int = 64, progress: bool = False) -> torch.Tensor:
+              method: str = "auto", batch_size: int = 32, progress: bool = False) -> torch.Tensor:
     """Per-pixel occlusion attribution shaped like ``x``, as captum's ``Occlusion``.
 
     Each pixel gets the mean over the windows that hide it of ``f(x)[t] - f(x occluded)[t]``
@@ -405,7 +405,7 @@ def occlusion(model: nn.Module, x: torch.Tensor, target, window=32, stride=8, ba
 
 
 def occlusion_map(model: nn.Module, x: torch.Tensor, target, window=32, stride=8, baseline=0.0,
-                  method: str = "auto", batch_size: int = 64, progress: bool = False) -> torch.Tensor:
+                  method: str = "auto", batch_size: int = 32, progress: bool = False) -> torch.Tensor:
     """Softmax probability of ``target`` with the occluder at each position: (n_rows, n_cols), or (B, n_rows, n_cols).
 
     Row ``i``, column ``j`` is the occluder whose top-left corner is at
