@@ -444,7 +444,7 @@ class Pairs(NamedTuple):
 
 
 def _translate(rng: random.Random):
-    src, tgt = [], []   # tgt holds (word, source positions)
+    src = []
 
     def put(words):
         start = len(src)

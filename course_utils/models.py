@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import numbers
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 

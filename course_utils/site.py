@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from .release import NOTEBOOKS, ROOT, notebook_paths
+from .release import ROOT, notebook_paths
 
 SITE = ROOT / "build" / "site"
 TEMPLATES = Path(__file__).resolve().parent / "share" / "nbconvert" / "templates"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import numbers
-import os
 import random
 import time
 from typing import Callable
