@@ -29,6 +29,7 @@ import torch
 import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 from tqdm.auto import tqdm
 
 from .backprop import check_model_input, target_scalar
@@ -161,16 +162,18 @@ def _fixed_size_starts(lo, hi, size_limit):
     return torch.minimum(lo.clamp(min=0), torch.tensor(size_limit - size)), size
 
 
-def _windowed(region, op, kernel, stride, padding, dilation, pad_value):
-    """A conv or pooling (kernel, stride, symmetric padding) on the changed region only."""
-    H, W = region.base.shape[-2:]
-    out_base = op(F.pad(region.base, (padding[1], padding[1], padding[0], padding[0]), value=pad_value))
+def _windowed(region, op, kernel, stride, pads, dilation, pad_value, out_base):
+    """A conv or pooling (kernel, stride, padding (top, bottom, left, right)) on the changed region only.
+
+    ``op`` applies the layer without padding; ``out_base`` is the layer's output on the unoccluded map.
+    """
+    pt, pb, pl, pr = pads
     Ho, Wo = out_base.shape[-2:]
     starts, sizes = [], []
-    for axis, (start, n_in, n_out) in enumerate([(region.top, region.vals.shape[-2], Ho),
-                                                 (region.left, region.vals.shape[-1], Wo)]):
+    for axis, (start, n_in, n_out, p) in enumerate([(region.top, region.vals.shape[-2], Ho, pt),
+                                                    (region.left, region.vals.shape[-1], Wo, pl)]):
         k = dilation[axis] * (kernel[axis] - 1) + 1
-        s, p = stride[axis], padding[axis]
+        s = stride[axis]
         lo = torch.div(start + p - k + 1 + s - 1, s, rounding_mode="floor")   # ceil((start + p - k + 1) / s)
         hi = torch.div(start + n_in - 1 + p, s, rounding_mode="floor").clamp(max=n_out - 1)
         first, size = _fixed_size_starts(lo, hi, n_out)
@@ -180,7 +183,7 @@ def _windowed(region, op, kernel, stride, padding, dilation, pad_value):
     kh = dilation[0] * (kernel[0] - 1) + 1
     kw = dilation[1] * (kernel[1] - 1) + 1
     crop = region.crop(top * stride[0], left * stride[1], (h - 1) * stride[0] + kh, (w - 1) * stride[1] + kw,
-                       pad=(padding[0], padding[0], padding[1], padding[1]), value=pad_value)
+                       pad=pads, value=pad_value)
     return _Region(out_base, op(crop), top, left)
 
 
@@ -215,11 +218,53 @@ def _samepad_offsets(module, H, W):
     return (int(rows[0]), out.shape[-2] - 1 - int(rows[-1]), int(cols[0]), out.shape[-1] - 1 - int(cols[-1]))
 
 
+class _FusedConv:
+    """``[SamePad ->] Conv2d [-> BatchNorm2d in eval mode] [-> ReLU or ReLU6]`` as one convolution.
+
+    The usual inference fusion: BatchNorm is folded into the weights and bias, the padding into the
+    convolution's own argument (where it is symmetric) and the rectifier into an in-place clamp,
+    which saves three passes over every feature map. It holds copies of the weights in channels-last
+    order (CPU convolutions, depthwise ones above all, are faster on it); the model is not touched.
+    """
+
+    def __init__(self, conv: nn.Conv2d, pad: SamePad | None = None, bn: nn.BatchNorm2d | None = None,
+                 hi: float | None = None):
+        fused = fuse_conv_bn_eval(conv, bn) if bn is not None else conv
+        self.weight = fused.weight.detach().contiguous(memory_format=torch.channels_last)
+        self.bias = None if fused.bias is None else fused.bias.detach()
+        self.kernel, self.stride, self.dilation, self.groups = conv.kernel_size, conv.stride, conv.dilation, conv.groups
+        self.padding, self.same_pad, self.hi = conv.padding, pad, hi
+        self._pads = {}
+
+    def pads(self, H: int, W: int) -> tuple:
+        """(top, bottom, left, right) zero padding of an H x W input."""
+        if (H, W) not in self._pads:
+            self._pads[H, W] = (_samepad_offsets(self.same_pad, H, W) if self.same_pad is not None
+                                else (self.padding[0], self.padding[0], self.padding[1], self.padding[1]))
+        return self._pads[H, W]
+
+    def conv(self, x: torch.Tensor, padding=(0, 0)) -> torch.Tensor:
+        out = F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+        return out.clamp_(0, self.hi) if self.hi is not None else out
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        pt, pb, pl, pr = self.pads(*x.shape[-2:])
+        if pt == pb and pl == pr:
+            return self.conv(x, (pt, pl))
+        return self.conv(F.pad(x, (pl, pr, pt, pb)))
+
+
+def _plain_conv(module):
+    return isinstance(module, nn.Conv2d) and module.padding_mode == "zeros" and not isinstance(module.padding, str)
+
+
 class IncrementalOcclusion:
     """Run ``model`` on many occluded copies of one image, recomputing only the changed regions.
 
-    ``dense_fraction``: a region covering more than this share of its map switches to dense
-    computation (small late maps gain nothing from cropping).
+    Every layer's output on the unoccluded image is computed once (``clean``); a batch of
+    occluders then carries, through each layer, only the rectangle where its maps differ from
+    those. ``dense_fraction``: a rectangle covering more than this share of its map switches to
+    dense computation (small late maps gain nothing from cropping).
     """
 
     def __init__(self, model: nn.Module, dense_fraction: float = 0.5):
@@ -227,54 +272,111 @@ class IncrementalOcclusion:
         self.dense_fraction = dense_fraction
         self.graph = _Tracer().trace(model)
         self.modules = dict(model.named_modules())
-        self._weights = {}  # channels-last copies of conv weights; the model itself is not touched
+        self._fuse_convolutions()
+        self._clean_input, self._clean = None, {}
 
-    def _weight(self, conv):
-        if conv not in self._weights:
-            self._weights[conv] = conv.weight.detach().to(memory_format=torch.channels_last)
-        return self._weights[conv]
+    def _module_at(self, node):
+        return self.modules.get(node.target) if isinstance(node, fx.Node) and node.op == "call_module" else None
 
-    def _module(self, module, arg):
-        plain_conv = isinstance(module, nn.Conv2d) and module.padding_mode == "zeros" \
-            and not isinstance(module.padding, str)
+    def _sole_user(self, node, types):
+        """The node's only user if it is a one-argument call of a module of ``types``, else None."""
+        users = list(node.users)
+        if len(users) == 1 and isinstance(self._module_at(users[0]), types) \
+                and users[0].args == (node,) and not users[0].kwargs:
+            return users[0]
+        return None
+
+    def _fuse_convolutions(self):
+        """Rewrite (our copy of) the graph so that each conv absorbs its SamePad, BatchNorm and rectifier."""
+        for node in list(self.graph.nodes):
+            conv = self._module_at(node)
+            if not _plain_conv(conv) or len(node.args) != 1 or node.kwargs:
+                continue
+            pad = None
+            pad_node = node.args[0]
+            if isinstance(self._module_at(pad_node), SamePad) and len(pad_node.users) == 1 and conv.padding == (0, 0):
+                pad = self.modules[pad_node.target]
+                node.args = pad_node.args
+                self.graph.erase_node(pad_node)
+            bn = None
+            bn_node = self._sole_user(node, nn.BatchNorm2d)
+            if bn_node is not None and not self.modules[bn_node.target].training \
+                    and self.modules[bn_node.target].track_running_stats and not conv.training:
+                bn = self.modules[bn_node.target]
+                bn_node.replace_all_uses_with(node)
+                self.graph.erase_node(bn_node)
+            hi = None
+            act_node = self._sole_user(node, (nn.ReLU, nn.ReLU6))
+            if act_node is not None:
+                hi = 6.0 if isinstance(self.modules[act_node.target], nn.ReLU6) else math.inf
+                act_node.replace_all_uses_with(node)
+                self.graph.erase_node(act_node)
+            node.target = f"{node.target}:fused"
+            self.modules[node.target] = _FusedConv(conv, pad, bn, hi)
+
+    @torch.no_grad()
+    def clean(self, image: torch.Tensor) -> dict:
+        """Every node's value for the unoccluded ``image`` (1,C,H,W), computed once per image."""
+        if self._clean_input is not image:
+            self._clean = {}
+            load = lambda a: fx.node.map_arg(a, lambda n: self._clean[n])  # noqa: E731
+            for node in self.graph.nodes:
+                args, kwargs = load(node.args), load(node.kwargs)
+                if node.op == "placeholder":
+                    value = image
+                elif node.op == "get_attr":
+                    value = self.model
+                    for part in node.target.split("."):
+                        value = getattr(value, part)
+                elif node.op == "call_module":
+                    value = self.modules[node.target](*args, **kwargs)
+                elif node.op == "call_function":
+                    value = node.target(*args, **kwargs)
+                elif node.op == "call_method":
+                    value = getattr(args[0], node.target)(*args[1:], **kwargs)
+                else:
+                    value = args[0]
+                self._clean[node] = value
+            self._clean_input = image
+        return self._clean
+
+    def _module(self, module, arg, out_base):
+        if isinstance(module, _FusedConv):
+            if not isinstance(arg, _Region):
+                return module(arg)
+            return self._maybe_dense(_windowed(arg, module.conv, module.kernel, module.stride,
+                                               module.pads(*arg.base.shape[-2:]), module.dilation, 0.0, out_base))
         if not isinstance(arg, _Region):
-            if plain_conv:
-                return F.conv2d(arg, self._weight(module), module.bias, module.stride, module.padding,
-                                module.dilation, module.groups)
             return module(arg)
         if isinstance(module, POINTWISE_MODULES):
-            return _Region(module(arg.base), module(arg.vals), arg.top, arg.left)
+            return _Region(out_base, module(arg.vals), arg.top, arg.left)
         if isinstance(module, SamePad):
             pt, pb, pl, pr = _samepad_offsets(module, *arg.base.shape[-2:])
-            return _Region(F.pad(arg.base, (pl, pr, pt, pb)), arg.vals, arg.top + pt, arg.left + pl)
-        if plain_conv:
-            op = lambda t: F.conv2d(t, self._weight(module), module.bias, module.stride, 0, module.dilation, module.groups)  # noqa: E731
-            return self._maybe_dense(_windowed(arg, op, module.kernel_size, module.stride, module.padding,
-                                               module.dilation, 0.0))
+            return _Region(out_base, arg.vals, arg.top + pt, arg.left + pl)
         if isinstance(module, nn.MaxPool2d) and not module.ceil_mode:
             k, s, p, d = (_pair(v, n) for v, n in [(module.kernel_size, "kernel"), (module.stride, "stride"),
                                                    (module.padding, "padding"), (module.dilation, "dilation")])
             op = lambda t: F.max_pool2d(t, k, s, 0, d)  # noqa: E731
-            return self._maybe_dense(_windowed(arg, op, k, s, p, d, -math.inf))
+            return self._maybe_dense(_windowed(arg, op, k, s, (p[0], p[0], p[1], p[1]), d, -math.inf, out_base))
         return module(arg.dense())
 
-    def _function(self, fn, args, kwargs):
+    def _function(self, fn, args, kwargs, out_base):
         regions = [a for a in args if isinstance(a, _Region)]
         if not regions:
             return fn(*args, **kwargs)
         if fn in POINTWISE_FUNCTIONS and isinstance(args[0], _Region) and not kwargs.get("inplace", False):
             r = args[0]
-            return _Region(fn(r.base, *args[1:], **kwargs), fn(r.vals, *args[1:], **kwargs), r.top, r.left)
+            return _Region(out_base, fn(r.vals, *args[1:], **kwargs), r.top, r.left)
         if fn in ARITHMETIC and len(args) == 2 and not kwargs:
             a, b = args
             if isinstance(b, numbers.Number):
-                return _Region(fn(a.base, b), fn(a.vals, b), a.top, a.left)
+                return _Region(out_base, fn(a.vals, b), a.top, a.left)
             if isinstance(a, numbers.Number):
-                return _Region(fn(a, b.base), fn(a, b.vals), b.top, b.left)
+                return _Region(out_base, fn(a, b.vals), b.top, b.left)
             if isinstance(a, _Region) and isinstance(b, _Region) and a.base.shape == b.base.shape:
                 top, left, h, w = _union(a, b)
-                return self._maybe_dense(_Region(fn(a.base, b.base), fn(a.crop(top, left, h, w),
-                                                                        b.crop(top, left, h, w)), top, left))
+                return self._maybe_dense(_Region(out_base, fn(a.crop(top, left, h, w), b.crop(top, left, h, w)),
+                                                 top, left))
         if fn is F.max_pool2d and isinstance(args[0], _Region):
             names = ["kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"]
             params = dict(zip(names, args[1:])) | kwargs
@@ -283,7 +385,8 @@ class IncrementalOcclusion:
                 s = _pair(params.get("stride") or params["kernel_size"], "stride")
                 p, d = _pair(params.get("padding", 0), "padding"), _pair(params.get("dilation", 1), "dilation")
                 op = lambda t: F.max_pool2d(t, k, s, 0, d)  # noqa: E731
-                return self._maybe_dense(_windowed(args[0], op, k, s, p, d, -math.inf))
+                return self._maybe_dense(_windowed(args[0], op, k, s, (p[0], p[0], p[1], p[1]), d, -math.inf,
+                                                   out_base))
         dense = [a.dense() if isinstance(a, _Region) else a for a in args]
         return fn(*dense, **{k: v.dense() if isinstance(v, _Region) else v for k, v in kwargs.items()})
 
@@ -292,30 +395,30 @@ class IncrementalOcclusion:
 
     @torch.no_grad()
     def run(self, first: _Region):
-        env = {}
+        """The model's output for each occluded image of the batch ``first`` (a region of the input)."""
+        clean = self.clean(first.base)
+        env, changed = {}, set()
         load = lambda a: fx.node.map_arg(a, lambda n: env[n])  # noqa: E731
+        dense = lambda a: a.dense() if isinstance(a, _Region) else a  # noqa: E731
         for node in self.graph.nodes:
             if node.op == "placeholder":
                 env[node] = first
-            elif node.op == "get_attr":
-                obj = self.model
-                for part in node.target.split("."):
-                    obj = getattr(obj, part)
-                env[node] = obj
-            elif node.op == "call_module":
-                args = load(node.args)
-                env[node] = self._module(self.modules[node.target], args[0]) if len(args) == 1 and not node.kwargs \
-                    else self.modules[node.target](*[a.dense() if isinstance(a, _Region) else a for a in args])
+                changed.add(node)
+                continue
+            if not any(n in changed for n in node.all_input_nodes):   # untouched by the occluder
+                env[node] = clean[node]
+                continue
+            changed.add(node)
+            args, kwargs = load(node.args), load(node.kwargs)
+            if node.op == "call_module":
+                env[node] = self._module(self.modules[node.target], args[0], clean[node]) \
+                    if len(args) == 1 and not kwargs else self.modules[node.target](*map(dense, args), **kwargs)
             elif node.op == "call_function":
-                env[node] = self._function(node.target, load(node.args), load(node.kwargs))
+                env[node] = self._function(node.target, args, kwargs, clean[node])
             elif node.op == "call_method":
-                args = load(node.args)
-                self_arg = args[0].dense() if isinstance(args[0], _Region) else args[0]
-                rest = [a.dense() if isinstance(a, _Region) else a for a in args[1:]]
-                env[node] = getattr(self_arg, node.target)(*rest, **load(node.kwargs))
+                env[node] = getattr(dense(args[0]), node.target)(*map(dense, args[1:]), **kwargs)
             elif node.op == "output":
-                out = load(node.args[0])
-                return out.dense() if isinstance(out, _Region) else out
+                return dense(args[0])
 
 
 def occluded_logits(model: nn.Module, image: torch.Tensor, window=32, stride=8, baseline=0.0,
@@ -343,6 +446,7 @@ def occluded_logits(model: nn.Module, image: torch.Tensor, window=32, stride=8, 
             engine = IncrementalOcclusion(model)
         except Exception as err:  # e.g. data-dependent control flow that torch.fx cannot trace
             warnings.warn(f"cannot trace the model for incremental occlusion ({err}); using dense batches")
+    clean = image[None].contiguous(memory_format=torch.channels_last)
     outputs = []
     for start in tqdm(range(0, len(grid), batch_size), desc="occlusion", disable=not progress, leave=False):
         pos = grid[start:start + batch_size]
@@ -353,8 +457,8 @@ def occluded_logits(model: nn.Module, image: torch.Tensor, window=32, stride=8, 
         cols = left[:, None] + torch.arange(ww)
         hidden = ((rows >= pos[:, :1]) & (rows < pos[:, :1] + wh))[:, None, :, None] & \
                  ((cols >= pos[:, 1:]) & (cols < pos[:, 1:] + ww))[:, None, None, :]
-        region = _Region(image[None].contiguous(memory_format=torch.channels_last), torch.where(hidden, _gather(base_fill[None], top, left, wh, ww),
-                                                  _gather(image[None], top, left, wh, ww)), top, left)
+        region = _Region(clean, torch.where(hidden, _gather(base_fill[None], top, left, wh, ww),
+                                            _gather(clean, top, left, wh, ww)), top, left)
         with torch.no_grad():
             outputs.append(engine.run(region) if engine is not None else model(region.dense()))
     out = torch.cat(outputs)

@@ -64,20 +64,36 @@ def test_incremental_equals_dense(make):
 
 
 def test_incremental_really_crops():
-    """The first conv's region must stay much smaller than its map (else there is nothing to gain)."""
+    """The stem's region must stay much smaller than its map (else there is nothing to gain)."""
     model = lite_like()
     engine = oc.IncrementalOcclusion(model)
     image = torch.rand(1, 3, 64, 64)
     top = left = torch.tensor([0, 24, 56])
     first = oc._Region(image, torch.zeros(3, 3, 8, 8), top, left)
-    out = engine._module(model[0][1], engine._module(model[0][0], first))
+    stem = next(n for n in engine.graph.nodes if n.op == "call_module")   # SamePad, conv, BatchNorm, ReLU6 in one
+    assert isinstance(engine.modules[stem.target], oc._FusedConv)
+    out = engine._module(engine.modules[stem.target], first, engine.clean(image)[stem])
     assert isinstance(out, oc._Region) and out.coverage() < 0.1
-    full = model[0][1](model[0][0](image.expand(3, -1, -1, -1).clone()
-                                   .index_put_((torch.arange(3)[:, None, None, None], torch.arange(3)[None, :, None, None],
-                                                (top[:, None, None, None] + torch.arange(8)[None, None, :, None]),
-                                                (left[:, None, None, None] + torch.arange(8)[None, None, None, :])),
-                                               torch.tensor(0.))))
-    assert torch.allclose(out.dense(), full, atol=1e-5)
+    occluded = image.repeat(3, 1, 1, 1)
+    for b, (t, l) in enumerate(zip(top.tolist(), left.tolist())):
+        occluded[b, :, t:t + 8, l:l + 8] = 0.0
+    with torch.no_grad():
+        assert torch.allclose(out.dense(), model[0](occluded), atol=1e-5)
+
+
+def test_fusion_folds_batchnorm_and_padding_without_touching_the_model():
+    model = lite_like()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    engine = oc.IncrementalOcclusion(model)
+    kinds = [type(engine.modules[n.target]).__name__ for n in engine.graph.nodes if n.op == "call_module"]
+    assert kinds.count("_FusedConv") == sum(isinstance(m, nn.Conv2d) for m in model.modules())
+    assert not {"SamePad", "BatchNorm2d", "ReLU6"} & set(kinds)
+    image = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(engine.clean(image)[next(iter(engine.graph.find_nodes(op="output")))], model(image),
+                              atol=1e-5)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert dict(model.named_modules()).keys() == dict(lite_like().named_modules()).keys()
 
 
 def test_occlusion_map_is_probability_of_occluded_image():
