@@ -13,6 +13,9 @@ is a module (reused or not), in-place or a functional call (``torch.relu``, ``F.
 ``F.relu6``, ``Tensor.relu_``...), the forward pass runs inside a ``TorchFunctionMode`` that
 swaps those calls for the custom function. Nothing is attached to the model: no hooks, flags or
 changed parameters survive the call.
+
+Speed: a network with BatchNorm runs as its ``fusion.FusedGraph`` (BatchNorm folded into the
+convolutions in eval mode), the same function up to float rounding (about 1e-6 relative).
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from .checks import check_choice, check_tensor
+from .fusion import fused_graph
 
 RULES = ["gradient", "deconvnet", "guided"]
 
@@ -209,9 +213,17 @@ def attribute(model: nn.Module, x: torch.Tensor, target, rule: str = "gradient",
             handle = layer.register_forward_hook(grab)
         # The true gradient needs no rule at all: plain autograd is already right for every ReLU.
         mode = RectifierRule(rule) if rule != "gradient" else contextlib.nullcontext()
+        # With BatchNorm folded into the convolutions the same function costs two passes fewer per
+        # BatchNorm (forward and backward). A chosen layer needs the model's own modules and hooks.
+        fused = fused_graph(model, rectifiers=False) if layer is None else None
+        if fused is not None and fused.folds_batchnorm:
+            modules = fused.modules(model)
+            forward = lambda x: fused.run(model, modules, x)  # noqa: E731
+        else:
+            forward = model
         with torch.enable_grad(), mode:
             try:
-                out = model(xg)
+                out = forward(xg)
             except _Stop:
                 out = captured["out"]
         scalar = target_scalar(out, target, len(xg))

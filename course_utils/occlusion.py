@@ -29,11 +29,11 @@ import torch
 import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 from tqdm.auto import tqdm
 
 from .backprop import check_model_input, target_scalar
 from .checks import check_choice, check_scalar, check_tensor
+from .fusion import FusedConv, fused_graph, samepad_offsets
 from .models import SamePad
 
 
@@ -204,144 +204,34 @@ POINTWISE_FUNCTIONS = {F.relu, torch.relu, F.relu6, F.hardtanh, torch.sigmoid, t
 ARITHMETIC = {operator.add, operator.sub, operator.mul, operator.truediv, torch.add, torch.mul}
 
 
-class _Tracer(fx.Tracer):
-    def is_leaf_module(self, m, qualname):
-        return isinstance(m, SamePad) or super().is_leaf_module(m, qualname)
-
-
-def _samepad_offsets(module, H, W):
-    """(top, bottom, left, right) padding a SamePad adds, read off by padding a map of ones."""
-    ones = torch.ones(1, 1, H, W)
-    out = module(ones)
-    rows = torch.nonzero(out[0, 0, :, out.shape[-1] // 2]).flatten()
-    cols = torch.nonzero(out[0, 0, out.shape[-2] // 2, :]).flatten()
-    return (int(rows[0]), out.shape[-2] - 1 - int(rows[-1]), int(cols[0]), out.shape[-1] - 1 - int(cols[-1]))
-
-
-class _FusedConv:
-    """``[SamePad ->] Conv2d [-> BatchNorm2d in eval mode] [-> ReLU or ReLU6]`` as one convolution.
-
-    The usual inference fusion: BatchNorm is folded into the weights and bias, the padding into the
-    convolution's own argument (where it is symmetric) and the rectifier into an in-place clamp,
-    which saves three passes over every feature map. It holds copies of the weights in channels-last
-    order (CPU convolutions, depthwise ones above all, are faster on it); the model is not touched.
-    """
-
-    def __init__(self, conv: nn.Conv2d, pad: SamePad | None = None, bn: nn.BatchNorm2d | None = None,
-                 hi: float | None = None):
-        fused = fuse_conv_bn_eval(conv, bn) if bn is not None else conv
-        self.weight = fused.weight.detach().contiguous(memory_format=torch.channels_last)
-        self.bias = None if fused.bias is None else fused.bias.detach()
-        self.kernel, self.stride, self.dilation, self.groups = conv.kernel_size, conv.stride, conv.dilation, conv.groups
-        self.padding, self.same_pad, self.hi = conv.padding, pad, hi
-        self._pads = {}
-
-    def pads(self, H: int, W: int) -> tuple:
-        """(top, bottom, left, right) zero padding of an H x W input."""
-        if (H, W) not in self._pads:
-            self._pads[H, W] = (_samepad_offsets(self.same_pad, H, W) if self.same_pad is not None
-                                else (self.padding[0], self.padding[0], self.padding[1], self.padding[1]))
-        return self._pads[H, W]
-
-    def conv(self, x: torch.Tensor, padding=(0, 0)) -> torch.Tensor:
-        out = F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
-        return out.clamp_(0, self.hi) if self.hi is not None else out
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        pt, pb, pl, pr = self.pads(*x.shape[-2:])
-        if pt == pb and pl == pr:
-            return self.conv(x, (pt, pl))
-        return self.conv(F.pad(x, (pl, pr, pt, pb)))
-
-
-def _plain_conv(module):
-    return isinstance(module, nn.Conv2d) and module.padding_mode == "zeros" and not isinstance(module.padding, str)
-
-
 class IncrementalOcclusion:
     """Run ``model`` on many occluded copies of one image, recomputing only the changed regions.
 
-    Every layer's output on the unoccluded image is computed once (``clean``); a batch of
-    occluders then carries, through each layer, only the rectangle where its maps differ from
+    The model runs as a ``fusion.FusedGraph`` (each conv with its padding, BatchNorm and rectifier
+    folded in). Every layer's output on the unoccluded image is computed once (``clean``); a batch
+    of occluders then carries, through each layer, only the rectangle where its maps differ from
     those. ``dense_fraction``: a rectangle covering more than this share of its map switches to
     dense computation (small late maps gain nothing from cropping).
     """
 
     def __init__(self, model: nn.Module, dense_fraction: float = 0.5):
-        self.model = model
-        self.dense_fraction = dense_fraction
-        self.graph = _Tracer().trace(model)
-        self.modules = dict(model.named_modules())
-        self._fuse_convolutions()
+        self.fused = fused_graph(model, rectifiers=True)
+        if self.fused is None:
+            raise ValueError(f"torch.fx cannot trace {type(model).__name__}")
+        self.model, self.dense_fraction, self.graph = model, dense_fraction, self.fused.graph
+        self.modules = self.fused.modules(model, channels_last=True)
         self._clean_input, self._clean = None, {}
-
-    def _module_at(self, node):
-        return self.modules.get(node.target) if isinstance(node, fx.Node) and node.op == "call_module" else None
-
-    def _sole_user(self, node, types):
-        """The node's only user if it is a one-argument call of a module of ``types``, else None."""
-        users = list(node.users)
-        if len(users) == 1 and isinstance(self._module_at(users[0]), types) \
-                and users[0].args == (node,) and not users[0].kwargs:
-            return users[0]
-        return None
-
-    def _fuse_convolutions(self):
-        """Rewrite (our copy of) the graph so that each conv absorbs its SamePad, BatchNorm and rectifier."""
-        for node in list(self.graph.nodes):
-            conv = self._module_at(node)
-            if not _plain_conv(conv) or len(node.args) != 1 or node.kwargs:
-                continue
-            pad = None
-            pad_node = node.args[0]
-            if isinstance(self._module_at(pad_node), SamePad) and len(pad_node.users) == 1 and conv.padding == (0, 0):
-                pad = self.modules[pad_node.target]
-                node.args = pad_node.args
-                self.graph.erase_node(pad_node)
-            bn = None
-            bn_node = self._sole_user(node, nn.BatchNorm2d)
-            if bn_node is not None and not self.modules[bn_node.target].training \
-                    and self.modules[bn_node.target].track_running_stats and not conv.training:
-                bn = self.modules[bn_node.target]
-                bn_node.replace_all_uses_with(node)
-                self.graph.erase_node(bn_node)
-            hi = None
-            act_node = self._sole_user(node, (nn.ReLU, nn.ReLU6))
-            if act_node is not None:
-                hi = 6.0 if isinstance(self.modules[act_node.target], nn.ReLU6) else math.inf
-                act_node.replace_all_uses_with(node)
-                self.graph.erase_node(act_node)
-            node.target = f"{node.target}:fused"
-            self.modules[node.target] = _FusedConv(conv, pad, bn, hi)
 
     @torch.no_grad()
     def clean(self, image: torch.Tensor) -> dict:
         """Every node's value for the unoccluded ``image`` (1,C,H,W), computed once per image."""
         if self._clean_input is not image:
-            self._clean = {}
-            load = lambda a: fx.node.map_arg(a, lambda n: self._clean[n])  # noqa: E731
-            for node in self.graph.nodes:
-                args, kwargs = load(node.args), load(node.kwargs)
-                if node.op == "placeholder":
-                    value = image
-                elif node.op == "get_attr":
-                    value = self.model
-                    for part in node.target.split("."):
-                        value = getattr(value, part)
-                elif node.op == "call_module":
-                    value = self.modules[node.target](*args, **kwargs)
-                elif node.op == "call_function":
-                    value = node.target(*args, **kwargs)
-                elif node.op == "call_method":
-                    value = getattr(args[0], node.target)(*args[1:], **kwargs)
-                else:
-                    value = args[0]
-                self._clean[node] = value
+            self._clean = self.fused.run(self.model, self.modules, image, keep=True)
             self._clean_input = image
         return self._clean
 
     def _module(self, module, arg, out_base):
-        if isinstance(module, _FusedConv):
+        if isinstance(module, FusedConv):
             if not isinstance(arg, _Region):
                 return module(arg)
             return self._maybe_dense(_windowed(arg, module.conv, module.kernel, module.stride,
@@ -351,7 +241,7 @@ class IncrementalOcclusion:
         if isinstance(module, POINTWISE_MODULES):
             return _Region(out_base, module(arg.vals), arg.top, arg.left)
         if isinstance(module, SamePad):
-            pt, pb, pl, pr = _samepad_offsets(module, *arg.base.shape[-2:])
+            pt, pb, pl, pr = samepad_offsets(module, *arg.base.shape[-2:])
             return _Region(out_base, arg.vals, arg.top + pt, arg.left + pl)
         if isinstance(module, nn.MaxPool2d) and not module.ceil_mode:
             k, s, p, d = (_pair(v, n) for v, n in [(module.kernel_size, "kernel"), (module.stride, "stride"),

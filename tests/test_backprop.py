@@ -7,6 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils import backprop as bp
+from course_utils import fusion
+from nets import lite_like
 
 captum_attr = pytest.importorskip("captum.attr")
 METHODS = {"gradient": bp.saliency, "deconvnet": bp.deconvnet, "guided": bp.guided_backprop}
@@ -32,6 +34,20 @@ def test_equals_captum_on_module_relus(target):
         assert a.shape == x.shape
         assert torch.allclose(a, b, atol=1e-5, rtol=0)
     assert not torch.allclose(ours[0], ours[2], atol=1e-5)  # the rules really differ
+
+
+def test_batchnorm_network_equals_captum():
+    """BatchNorm is folded into the convolutions for speed; the maps still match captum's."""
+    model, x = lite_like(relu6=False), torch.rand(2, 3, 32, 32)
+    assert fusion.fused_graph(model, rectifiers=False).folds_batchnorm
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = [captum_attr.Saliency(model).attribute(x, target=[1, 4], abs=False),
+                  captum_attr.Deconvolution(model).attribute(x, target=[1, 4]),
+                  captum_attr.GuidedBackprop(model).attribute(x, target=[1, 4])]
+    for method, b in zip(METHODS.values(), theirs):
+        a = method(model, x, [1, 4])
+        assert torch.allclose(a, b, atol=1e-5 * b.abs().max().item(), rtol=0)
 
 
 def test_neuron_in_a_layer_equals_captum():
