@@ -15,7 +15,8 @@ the unoccluded activation with the changed region pasted in; pointwise layers (B
 mode, ReLU, ReLU6, scaling) act on the region alone; residual sums take the union of regions.
 Once a region covers most of its map, or at any operation it does not know, it falls back to
 ordinary dense computation, so the output is the same as the plain forward pass (up to float
-rounding, ~1e-6).
+rounding, ~1e-6). The network runs with each BatchNorm, SamePad and rectifier folded into its
+convolution (``course_utils.fusion``), and the unoccluded image's maps are computed once.
 """
 from __future__ import annotations
 
