@@ -20,6 +20,7 @@ convolution (``course_utils.fusion``), and the unoccluded image's maps are compu
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import operator
@@ -91,12 +92,19 @@ def _baseline_tensor(baseline, x):
     return baseline.to(x.dtype)
 
 
-def _eval_mode(model):
+@contextlib.contextmanager
+def _in_eval_mode(model):
+    """Eval mode inside (BatchNorm on its running statistics, no dropout), every module's own flag restored after."""
+    flags = {m: m.training for m in model.modules()}
     if model.training:
         warnings.warn("model is in training mode; occluding in eval mode and restoring training mode after",
-                      stacklevel=3)
-        return True
-    return False
+                      stacklevel=4)
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, flag in flags.items():
+            m.training = flag
 
 
 # ----------------------------------------------------------------------------- incremental inference
@@ -321,6 +329,11 @@ def occluded_logits(model: nn.Module, image: torch.Tensor, window=32, stride=8, 
     ``"auto"`` picks incremental from 96x96 pixels up: on small images the interpreter's Python
     overhead costs more than the cropping saves (measured in ``benchmarks/attribution.py``).
     """
+    with _in_eval_mode(model):
+        return _occluded_logits(model, image, window, stride, baseline, method, batch_size, progress)
+
+
+def _occluded_logits(model, image, window, stride, baseline, method, batch_size, progress):
     check_choice(method, "method", ["auto", "incremental", "dense"])
     if method == "auto":
         method = "incremental" if image.shape[-2] * image.shape[-1] >= 96 * 96 else "dense"
@@ -377,9 +390,7 @@ def occlusion(model: nn.Module, x: torch.Tensor, target, window=32, stride=8, ba
     """
     batch, single = check_model_input(model, x)
     (wh, ww), (sh, sw) = _check_window(batch, window, stride)
-    training = _eval_mode(model)
-    model.eval()
-    try:
+    with _in_eval_mode(model):
         index, clean = _targets(model, batch, target)
         H, W = batch.shape[-2:]
         ys, xs = occluder_positions(H, wh, sh), occluder_positions(W, ww, sw)
@@ -393,8 +404,6 @@ def occlusion(model: nn.Module, x: torch.Tensor, target, window=32, stride=8, ba
                     total[y:y + wh, x0:x0 + ww] += drop[i, j]
                     count[y:y + wh, x0:x0 + ww] += 1
             attributions.append((total / count).expand_as(image).clone())
-    finally:
-        model.train(training)
     result = torch.stack(attributions)
     return result[0] if single else result
 
@@ -408,14 +417,10 @@ def occlusion_map(model: nn.Module, x: torch.Tensor, target, window=32, stride=8
     """
     batch, single = check_model_input(model, x)
     (wh, ww), (sh, sw) = _check_window(batch, window, stride)
-    training = _eval_mode(model)
-    model.eval()
-    try:
+    with _in_eval_mode(model):
         index, _ = _targets(model, batch, target)
         maps = [occluded_logits(model, image, (wh, ww), (sh, sw), baseline, method, batch_size, progress)
                 .softmax(dim=-1)[..., t] for image, t in zip(batch, index.tolist())]
-    finally:
-        model.train(training)
     result = torch.stack(maps)
     return result[0] if single else result
 

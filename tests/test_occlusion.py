@@ -98,6 +98,20 @@ def test_pointing_game():
     assert acc == 0.5 and hits.tolist() == [True, False]
 
 
+def test_occluded_logits_runs_in_eval_mode():
+    """BatchNorm must use its running statistics (not a batch of crops') and must not update them."""
+    model, image = lite_like(), torch.rand(3, 32, 32)
+    expected = oc.occluded_logits(model, image, 8, 8, 0.5)
+    model.train()
+    model[1].eval()                                        # a mixed state must come back as it was
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.warns(UserWarning, match="training mode"):
+        got = oc.occluded_logits(model, image, 8, 8, 0.5, method="incremental")
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert model.training and not model[1].training and model[2].training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
 def test_model_left_as_found_and_training_mode():
     model = photo_cnn().train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
