@@ -137,6 +137,25 @@ class RectifierRule(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+@contextlib.contextmanager
+def in_eval_mode(model: nn.Module, doing: str, stacklevel: int = 1):
+    """Eval mode inside (dropout off, BatchNorm on its running statistics); every module's own flag restored after.
+
+    Warns, naming what is ``doing``, if the model was in training mode. ``stacklevel``: how many
+    calls up from the ``with`` statement the user's code is.
+    """
+    flags = {m: m.training for m in model.modules()}
+    if model.training:
+        warnings.warn(f"model is in training mode; {doing} in eval mode (dropout off, BatchNorm running "
+                      "statistics) and restoring training mode after", stacklevel=3 + stacklevel)
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, flag in flags.items():
+            m.training = flag
+
+
 class _Stop(Exception):
     """Raised by the temporary forward hook once the chosen layer's activation exists."""
 
@@ -197,43 +216,38 @@ def attribute(model: nn.Module, x: torch.Tensor, target, rule: str = "gradient",
     batch_x, single = check_model_input(model, x)
     if layer is not None and not any(m is layer for m in model.modules()):
         raise ValueError(f"layer must be a submodule of model; got a {type(layer).__name__} that is not in it")
-    was_training = model.training
-    if was_training:
-        warnings.warn("model is in training mode; computing the attribution in eval mode "
-                      "(dropout off, BatchNorm running statistics) and restoring training mode after", stacklevel=3)
-        model.eval()
-    handle = None
-    try:
-        xg = batch_x.detach().clone().requires_grad_(True)
-        captured = {}
-        if layer is not None:
-            def grab(module, inputs, output):  # temporary, removed in `finally`
-                captured["out"] = output
-                raise _Stop
-            handle = layer.register_forward_hook(grab)
-        # The true gradient needs no rule at all: plain autograd is already right for every ReLU.
-        mode = RectifierRule(rule) if rule != "gradient" else contextlib.nullcontext()
-        # With BatchNorm folded into the convolutions the same function costs two passes fewer per
-        # BatchNorm (forward and backward). A chosen layer needs the model's own modules and hooks.
-        fused = fused_graph(model, rectifiers=False) if layer is None else None
-        if fused is not None and fused.folds_batchnorm:
-            modules = fused.modules(model)
-            forward = lambda x: fused.run(model, modules, x)  # noqa: E731
-        else:
-            forward = model
-        with torch.enable_grad(), mode:
-            try:
-                out = forward(xg)
-            except _Stop:
-                out = captured["out"]
-        scalar = target_scalar(out, target, len(xg))
-        # autograd.grad (not .backward) so that no parameter's .grad is touched.
-        (grad,) = torch.autograd.grad(scalar, xg, allow_unused=True)
-        grad = torch.zeros_like(xg) if grad is None else grad
-    finally:
-        if handle is not None:
-            handle.remove()
-        model.train(was_training)
+    with in_eval_mode(model, "computing the attribution", stacklevel=2):
+        handle = None
+        try:
+            xg = batch_x.detach().clone().requires_grad_(True)
+            captured = {}
+            if layer is not None:
+                def grab(module, inputs, output):  # temporary, removed in `finally`
+                    captured["out"] = output
+                    raise _Stop
+                handle = layer.register_forward_hook(grab)
+            # The true gradient needs no rule at all: plain autograd is already right for every ReLU.
+            mode = RectifierRule(rule) if rule != "gradient" else contextlib.nullcontext()
+            # With BatchNorm folded into the convolutions the same function costs two passes fewer per
+            # BatchNorm (forward and backward). A chosen layer needs the model's own modules and hooks.
+            fused = fused_graph(model, rectifiers=False) if layer is None else None
+            if fused is not None and fused.folds_batchnorm:
+                modules = fused.modules(model)
+                forward = lambda x: fused.run(model, modules, x)  # noqa: E731
+            else:
+                forward = model
+            with torch.enable_grad(), mode:
+                try:
+                    out = forward(xg)
+                except _Stop:
+                    out = captured["out"]
+            scalar = target_scalar(out, target, len(xg))
+            # autograd.grad (not .backward) so that no parameter's .grad is touched.
+            (grad,) = torch.autograd.grad(scalar, xg, allow_unused=True)
+            grad = torch.zeros_like(xg) if grad is None else grad
+        finally:
+            if handle is not None:
+                handle.remove()
     return grad[0] if single else grad
 
 

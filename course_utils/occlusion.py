@@ -20,7 +20,6 @@ convolution (``course_utils.fusion``), and the unoccluded image's maps are compu
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 import operator
@@ -33,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .backprop import check_model_input, target_scalar
+from .backprop import check_model_input, in_eval_mode, target_scalar
 from .checks import check_choice, check_scalar, check_tensor
 from .fusion import FusedConv, fused_graph, samepad_offsets
 from .models import SamePad
@@ -90,21 +89,6 @@ def _baseline_tensor(baseline, x):
     if tuple(baseline.shape) != (C, H, W):
         raise ValueError(f"baseline image must have shape {(C, H, W)}; got {tuple(baseline.shape)}")
     return baseline.to(x.dtype)
-
-
-@contextlib.contextmanager
-def _in_eval_mode(model):
-    """Eval mode inside (BatchNorm on its running statistics, no dropout), every module's own flag restored after."""
-    flags = {m: m.training for m in model.modules()}
-    if model.training:
-        warnings.warn("model is in training mode; occluding in eval mode and restoring training mode after",
-                      stacklevel=4)
-    model.eval()
-    try:
-        yield
-    finally:
-        for m, flag in flags.items():
-            m.training = flag
 
 
 # ----------------------------------------------------------------------------- incremental inference
@@ -329,7 +313,7 @@ def occluded_logits(model: nn.Module, image: torch.Tensor, window=32, stride=8, 
     ``"auto"`` picks incremental from 96x96 pixels up: on small images the interpreter's Python
     overhead costs more than the cropping saves (measured in ``benchmarks/attribution.py``).
     """
-    with _in_eval_mode(model):
+    with in_eval_mode(model, "occluding"):
         return _occluded_logits(model, image, window, stride, baseline, method, batch_size, progress)
 
 
@@ -390,7 +374,7 @@ def occlusion(model: nn.Module, x: torch.Tensor, target, window=32, stride=8, ba
     """
     batch, single = check_model_input(model, x)
     (wh, ww), (sh, sw) = _check_window(batch, window, stride)
-    with _in_eval_mode(model):
+    with in_eval_mode(model, "occluding"):
         index, clean = _targets(model, batch, target)
         H, W = batch.shape[-2:]
         ys, xs = occluder_positions(H, wh, sh), occluder_positions(W, ww, sw)
@@ -417,7 +401,7 @@ def occlusion_map(model: nn.Module, x: torch.Tensor, target, window=32, stride=8
     """
     batch, single = check_model_input(model, x)
     (wh, ww), (sh, sw) = _check_window(batch, window, stride)
-    with _in_eval_mode(model):
+    with in_eval_mode(model, "occluding"):
         index, _ = _targets(model, batch, target)
         maps = [occluded_logits(model, image, (wh, ww), (sh, sw), baseline, method, batch_size, progress)
                 .softmax(dim=-1)[..., t] for image, t in zip(batch, index.tolist())]
