@@ -67,12 +67,14 @@ def grade(submission: Path, autograder: Path, output_dir: Path) -> dict:
     return grade_all([(submission, autograder, output_dir)])[0]
 
 
-def grade_all(jobs, stagger_seconds: float = 3.0) -> list[dict]:
+def grade_all(jobs, stagger_seconds: float = 3.0, timeout_seconds: float = 600.0) -> list[dict]:
     """Grade several ``(submission, autograder, output_dir)`` jobs with concurrent ``otter run`` processes.
 
     Grading is mostly single-threaded start-up (imports, a kernel), so two jobs on two cores take
     little longer than one. Each job starts ``stagger_seconds`` after the previous one: kernels that
     start at the same moment can pick the same free TCP port and then wait on each other for ever.
+    A job still running after ``timeout_seconds`` is killed with an error rather than waited on for
+    ever (nbclient can hang after a widget cell, jupyter/nbclient#312; tag those otter_ignore).
     """
     running = []
     for i, (submission, autograder, output_dir) in enumerate(jobs):
@@ -84,8 +86,14 @@ def grade_all(jobs, stagger_seconds: float = 3.0) -> list[dict]:
         running.append((cmd, output_dir, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                                           text=True)))
     results = []
+    deadline = time.monotonic() + timeout_seconds
     for cmd, output_dir, process in running:
-        stdout, stderr = process.communicate()
+        try:
+            stdout, stderr = process.communicate(timeout=max(deadline - time.monotonic(), 0.0))
+        except subprocess.TimeoutExpired:
+            for *_, other in running:
+                other.kill()
+            raise RuntimeError(f"{' '.join(cmd)} still running after {timeout_seconds:.0f} s; killed") from None
         _check(cmd, process.returncode, stdout, stderr)
         report = json.loads((output_dir / "results.json").read_text())
         scored = [t for t in report["tests"] if t.get("max_score") is not None]

@@ -42,3 +42,16 @@ def test_no_downloads_in_notebooks(path):
     text = "".join("".join(c["source"]) for c in load(path)["cells"])
     for pattern in ("urlopen", "requests.get", "download=True", "wget ", "curl "):
         assert pattern not in text, f"{path.name} downloads at run time ({pattern!r}); the course is offline-first"
+
+
+WIDGET_CALL = re.compile(r"\binteract(ive)?\(|\bwidgets\.|_widget\(")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_widget_cells_are_not_graded(path):
+    """The autograder must not run live demos: nbclient, which otter grades with, can wait for ever
+    after a widget cell (jupyter/nbclient#312; seen here once, grading 01's perplexity slider)."""
+    for i, cell in enumerate(load(path)["cells"]):
+        if cell["cell_type"] == "code" and WIDGET_CALL.search("".join(cell["source"])):
+            assert "otter_ignore" in cell["metadata"].get("tags", []), \
+                f"{path.name} cell {i} shows a widget: tag it otter_ignore so that grading skips it"

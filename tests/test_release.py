@@ -1,5 +1,7 @@
 """The autograding pipeline, end to end and offline: otter assign, then otter run on both versions."""
 import json
+import sys
+import time
 
 import pytest
 
@@ -65,3 +67,13 @@ def test_release_grades_offline(notebook, tmp_path):
 
     assert blank["max_score"] == full["max_score"]
     assert blank["score"] == 0, f"the unchanged student notebook scored {blank['score']}"
+
+
+def test_grading_that_hangs_is_killed(tmp_path, monkeypatch):
+    """A hung kernel (jupyter/nbclient#312) must fail the grading, not stall it for ever."""
+    monkeypatch.setattr(release, "_otter_command", lambda *args: [sys.executable, "-c", "import time; time.sleep(60)"])
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="still running after 1 s"):
+        release.grade_all([("s.ipynb", "a.zip", tmp_path / "a"), ("s.ipynb", "a.zip", tmp_path / "b")],
+                          stagger_seconds=0.0, timeout_seconds=1.0)
+    assert time.monotonic() - start < 10
