@@ -144,7 +144,10 @@ def in_eval_mode(model: nn.Module, doing: str, stacklevel: int = 1):
     Warns, naming what is ``doing``, if the model was in training mode. ``stacklevel``: how many
     calls up from the ``with`` statement the user's code is.
     """
-    flags = {m: m.training for m in model.modules()}
+    training = [m for m in model.modules() if m.training]
+    if not training:  # the usual case: nothing to switch
+        yield
+        return
     if model.training:
         warnings.warn(f"model is in training mode; {doing} in eval mode (dropout off, BatchNorm running "
                       "statistics) and restoring training mode after", stacklevel=3 + stacklevel)
@@ -152,8 +155,8 @@ def in_eval_mode(model: nn.Module, doing: str, stacklevel: int = 1):
     try:
         yield
     finally:
-        for m, flag in flags.items():
-            m.training = flag
+        for m in training:
+            m.training = True
 
 
 class _Stop(Exception):
@@ -230,7 +233,8 @@ def attribute(model: nn.Module, x: torch.Tensor, target, rule: str = "gradient",
             mode = RectifierRule(rule) if rule != "gradient" else contextlib.nullcontext()
             # With BatchNorm folded into the convolutions the same function costs two passes fewer per
             # BatchNorm (forward and backward). A chosen layer needs the model's own modules and hooks.
-            fused = fused_graph(model, rectifiers=False) if layer is None else None
+            has_batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+            fused = fused_graph(model, rectifiers=False) if layer is None and has_batchnorm else None
             if fused is not None and fused.folds_batchnorm:
                 modules = fused.modules(model)
                 forward = lambda x: fused.run(model, modules, x)  # noqa: E731
