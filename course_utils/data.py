@@ -92,6 +92,37 @@ def mnist(split: str = "train", verbose: bool = True):
     return X, y
 
 
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+def fashion_mnist(split: str = "train", verbose: bool = True, debian_dir: str | Path = DEBIAN_FASHION_MNIST):
+    """Fashion-MNIST as (X float32 (N,1,28,28) in [0,1], y int64); class names in ``FASHION_MNIST_CLASSES``.
+
+    Prefers the full 70,000 (60k/10k) that Debian's ``dataset-fashion-mnist`` installs offline under
+    ``/usr/share/datasets/fashion-mnist/`` (``apt-get install dataset-fashion-mnist``), then a copy fetched by
+    ``data_scripts/fetch.py fashion_mnist``, then the 20 samples bundled with foolbox (same split either way).
+    """
+    check_choice(split, "split", ["train", "test"])
+    debian_dir = Path(debian_dir)
+    if (debian_dir / "train-images-idx3-ubyte.gz").is_file() or (debian_dir / "train-images-idx3-ubyte").is_file():
+        X, y = fetched.load_idx_dataset(debian_dir, split)
+        _say(f"fashion_mnist: full Fashion-MNIST from Debian's dataset-fashion-mnist in {debian_dir} "
+             f"({split}, {len(X):,} images)", verbose)
+        return X, y
+    if fetched.is_fetched("fashion_mnist"):
+        folder = fetched.data_dir() / "fashion_mnist"
+        X, y = fetched.load_idx_dataset(folder, split)
+        _say(f"fashion_mnist: full Fashion-MNIST fetched to {folder} ({split}, {len(X):,} images)", verbose)
+        return X, y
+    images, labels = foolbox_samples("fashionMNIST", verbose=False)
+    _say(f"fashion_mnist: only the 20 samples bundled with foolbox ({split} split gets all 20); "
+         "run `apt-get install dataset-fashion-mnist` or `python data_scripts/fetch.py fashion_mnist` "
+         "for the full 70,000", verbose)
+    return torch.stack(images), labels
+
+
 def foolbox_samples(dataset: str, verbose: bool = True):
     """The 20 labelled samples foolbox ships for ``mnist``, ``fashionMNIST``, ``cifar10``, ``cifar100`` or ``imagenet``.
 

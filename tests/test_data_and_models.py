@@ -41,6 +41,53 @@ def test_mnist_uses_fetched_idx_files(monkeypatch, tmp_path, capsys):
     assert "full MNIST" in capsys.readouterr().out
 
 
+def _write_fake_idx_split(folder, sizes, gz=True):
+    from course_utils import fetched
+    rng = torch.Generator().manual_seed(0)
+    suffix = ".gz" if gz else ""
+    for prefix, n in sizes.items():
+        images = torch.randint(0, 256, (n, 28, 28), generator=rng, dtype=torch.uint8).numpy()
+        labels = (torch.arange(n) % 10).to(torch.uint8).numpy()
+        fetched.write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}", images)
+        fetched.write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", labels)
+    return images
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_fashion_mnist_prefers_debian_files(tmp_path, monkeypatch, capsys, gz):
+    from course_utils import fetched
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "fetched"))
+    last_test_images = _write_fake_idx_split(tmp_path / "debian", {"train": 12, "t10k": 7}, gz=gz)
+    monkeypatch.setattr(fetched, "is_fetched", lambda name, root=None: True)  # Debian's copy still wins
+    X, y = data.fashion_mnist("test", debian_dir=tmp_path / "debian")
+    assert X.shape == (7, 1, 28, 28) and X.dtype == torch.float32 and y.tolist() == list(range(7))
+    assert torch.equal(X[:, 0], torch.from_numpy(last_test_images).float() / 255)
+    assert "Debian" in capsys.readouterr().out
+    assert data.fashion_mnist("train", debian_dir=tmp_path / "debian", verbose=False)[0].shape[0] == 12
+
+
+def test_fashion_mnist_falls_back_to_fetched_then_foolbox(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    _write_fake_idx_split(tmp_path / "fashion_mnist", {"train": 4, "t10k": 3})
+    from course_utils import fetched
+    monkeypatch.setattr(fetched, "is_fetched", lambda name, root=None: name == "fashion_mnist")
+    X, _ = data.fashion_mnist("test", debian_dir=tmp_path / "no-debian")
+    assert X.shape == (3, 1, 28, 28) and "fetched" in capsys.readouterr().out
+    monkeypatch.setattr(fetched, "is_fetched", lambda name, root=None: False)
+    X, y = data.fashion_mnist("train", debian_dir=tmp_path / "no-debian")
+    assert X.shape == (20, 1, 28, 28) and 0 <= X.min() and X.max() <= 1 and y.dtype == torch.int64
+    assert "foolbox" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="split"):
+        data.fashion_mnist("validation")
+
+
+def test_fashion_mnist_reads_the_full_debian_set_when_installed():
+    if not (data.DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)")
+    X, y = data.fashion_mnist("test", verbose=False)
+    assert X.shape == (10000, 1, 28, 28) and torch.bincount(y).tolist() == [1000] * 10
+
+
 def test_photos_have_credits_and_labels():
     ph = data.photos("all", size=64, verbose=False)
     assert ph.images.shape == (27, 3, 64, 64) and 0 <= ph.images.min() and ph.images.max() <= 1
