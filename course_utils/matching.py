@@ -129,8 +129,19 @@ def bipartite_matching(corr) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_adjacency(adjacency) -> np.ndarray:
-    if hasattr(adjacency, "toarray"):  # scipy sparse
-        adjacency = adjacency.toarray()
+    """A boolean (rows, cols) matrix from a dense boolean or 0/1 matrix, or from a scipy sparse matrix.
+
+    A sparse matrix's edges are its *stored* entries, explicit zeros included, as in scipy's
+    ``maximum_bipartite_matching`` (whose input is a graph: a stored entry is an edge whatever its value).
+    """
+    if hasattr(adjacency, "tocoo") and hasattr(adjacency, "nnz"):  # scipy sparse
+        if adjacency.ndim != 2:
+            raise ValueError(f"adjacency must be 2-D; got a sparse matrix of shape {adjacency.shape}")
+        coo = adjacency.tocoo()
+        check_array(coo.data, "adjacency's stored values", ndim=1, dtype_kind="biuf")
+        arr = np.zeros(coo.shape, dtype=bool)
+        arr[coo.row, coo.col] = True
+        return arr
     arr = check_array(adjacency, "adjacency", ndim=2, dtype_kind="biuf")
     if arr.dtype.kind != "b":
         if not np.isin(arr, (0, 1)).all():
@@ -141,11 +152,34 @@ def _check_adjacency(adjacency) -> np.ndarray:
     return arr
 
 
+def _check_match(match, adj: np.ndarray) -> np.ndarray:
+    """``match[i]``: row i's column or -1; every pair an edge of ``adj``, no column used twice."""
+    arr = check_array(match, "match", ndim=1, dtype_kind="iu").astype(np.int64)
+    n_rows, n_cols = adj.shape
+    if len(arr) != n_rows:
+        raise ValueError(f"match must have one entry per row ({n_rows}); got {len(arr)}")
+    bad = np.flatnonzero((arr < -1) | (arr >= n_cols))
+    if bad.size:
+        raise ValueError(f"match entries must be a column in [0, {n_cols - 1}] or -1; "
+                         f"row {bad[0]} has {arr[bad[0]]}")
+    rows = np.flatnonzero(arr >= 0)
+    missing = rows[~adj[rows, arr[rows]]]
+    if missing.size:
+        raise ValueError(f"match pairs must be edges of adjacency; row {missing[0]} -> column "
+                         f"{arr[missing[0]]} is not")
+    cols, counts = np.unique(arr[rows], return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"match must use each column at most once; column {cols[counts > 1][0]} is used "
+                         f"{counts[counts > 1][0]} times")
+    return arr
+
+
 def hopcroft_karp(adjacency) -> np.ndarray:
     """Maximum-cardinality matching of a bipartite graph given as a boolean (rows, cols) matrix.
 
     Returns ``match`` with ``match[i]`` = the column matched to row i, or -1 (the convention of
-    ``scipy.sparse.csgraph.maximum_bipartite_matching(..., perm_type="column")``).
+    ``scipy.sparse.csgraph.maximum_bipartite_matching(..., perm_type="column")``). A scipy sparse
+    matrix's stored entries are its edges, explicit zeros included, as in scipy.
     Each phase: a BFS from all free rows builds layers by path length; a DFS then finds a maximal set
     of vertex-disjoint shortest augmenting paths. O(sqrt(V)) phases suffice.
     """
@@ -215,9 +249,7 @@ def augment_once(adjacency, match) -> np.ndarray | None:
     matching is already maximum (Berge's theorem: no augmenting path left).
     """
     adj = _check_adjacency(adjacency)
-    match = check_array(match, "match", ndim=1, dtype_kind="iu").astype(np.int64)
-    if len(match) != adj.shape[0]:
-        raise ValueError(f"match must have one entry per row ({adj.shape[0]}); got {len(match)}")
+    match = _check_match(match, adj)
     row_of_col = np.full(adj.shape[1], -1)
     for r, c in enumerate(match):
         if c >= 0:
@@ -248,7 +280,8 @@ def augment_once(adjacency, match) -> np.ndarray | None:
 def matched_count_vs_threshold(corr, thresholds) -> np.ndarray:
     """Size of a maximum matching on the graph {(i, j): corr[i, j] > t} for each threshold t."""
     arr = _check_matrix(corr)
-    ts = check_array(thresholds, "thresholds", ndim=1)
+    ts = check_array(np.atleast_1d(thresholds) if np.isscalar(thresholds) else thresholds, "thresholds", ndim=1,
+                     dtype_kind="fiu")
     return np.array([(hopcroft_karp(arr > t) >= 0).sum() for t in ts], dtype=np.int64)
 
 

@@ -162,3 +162,80 @@ def test_compare_layers_drops_dead_units_and_matches():
     assert r["matched_corr"].min() > 0.9
     with pytest.raises(ValueError, match="same inputs"):
         compare_layers(a, b[:3])
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_hopcroft_karp_counts_stored_zeros_as_edges_like_scipy(fmt):
+    """scipy's maximum_bipartite_matching reads a sparse matrix as a graph: every stored entry,
+    explicit zeros included, is an edge. hopcroft_karp does the same."""
+    rng = np.random.default_rng(6)
+    for shape in [(5, 5), (8, 3), (3, 9), (30, 30)]:
+        for _ in range(10):
+            adj = rng.random(shape) < 0.2
+            values = np.arange(int(adj.sum())) % 2                    # every other stored entry is 0
+            rows, cols = np.nonzero(adj)
+            sparse = csr_matrix((values, (rows, cols)), shape=shape)
+            assert sparse.nnz == adj.sum() and (adj.sum() < 2 or (sparse.data == 0).any())   # zeros stored
+            sparse = sparse.asformat(fmt)
+            match = hopcroft_karp(sparse)
+            reference = maximum_bipartite_matching(csr_matrix(sparse), perm_type="column")
+            assert _is_matching(adj, match)
+            assert (match >= 0).sum() == (reference >= 0).sum() == (hopcroft_karp(adj) >= 0).sum()
+    only_zero = csr_matrix((np.array([0.0]), (np.array([0]), np.array([1]))), shape=(2, 2))
+    np.testing.assert_array_equal(hopcroft_karp(only_zero), maximum_bipartite_matching(only_zero, perm_type="column"))
+    np.testing.assert_array_equal(hopcroft_karp(only_zero), [1, -1])
+
+
+def test_augment_once_reads_sparse_like_hopcroft_karp():
+    only_zero = csr_matrix((np.array([0]), (np.array([1]), np.array([0]))), shape=(2, 2))
+    np.testing.assert_array_equal(augment_once(only_zero, np.array([-1, -1])), [-1, 0])
+
+
+def test_bad_match_and_sparse_input():
+    adj = np.array([[1, 0], [1, 1]], dtype=bool)
+    with pytest.raises(ValueError, match="one entry per row"):
+        augment_once(adj, np.array([-1]))
+    with pytest.raises(ValueError, match=r"column in \[0, 1\] or -1.*row 0 has 2"):
+        augment_once(adj, np.array([2, -1]))
+    with pytest.raises(ValueError, match=r"or -1.*row 1 has -3"):
+        augment_once(adj, np.array([0, -3]))
+    with pytest.raises(ValueError, match="edges of adjacency; row 0 -> column 1"):
+        augment_once(adj, np.array([1, -1]))
+    with pytest.raises(ValueError, match="column 0 is used 2 times"):
+        augment_once(adj, np.array([0, 0]))
+    with pytest.raises(TypeError, match="match"):
+        augment_once(adj, np.array([0.5, -1]))
+    with pytest.raises(ValueError, match="1-D"):
+        augment_once(adj, np.array([[0, -1]]))
+    with pytest.raises(ValueError, match="NaN"):
+        hopcroft_karp(csr_matrix(np.array([[np.nan, 1.0]])))
+    with pytest.raises(ValueError, match="2-D"):
+        hopcroft_karp(np.ones(3, dtype=bool))
+    with pytest.raises(TypeError, match="numeric"):
+        hopcroft_karp(np.array([["a", "b"]]))
+
+
+def test_bad_input_every_helper():
+    rng = np.random.default_rng(7)
+    with pytest.raises(ValueError, match="2-D or 4-D"):
+        channels_last(np.zeros((2, 3, 4)))
+    with pytest.raises(TypeError, match="numeric"):
+        channels_last(np.array([[True, False]]))
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        standardize(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        channel_correlation(np.zeros((1, 3)), np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        semi_matching(np.array([[np.inf, 0.0]]))
+    with pytest.raises(ValueError, match="2-D"):
+        semi_matching(np.zeros(3))
+    with pytest.raises(ValueError, match="at least one"):
+        sort_by_matching(np.zeros((3, 0)))
+    with pytest.raises(TypeError):
+        bipartite_matching("corr")
+    corr = rng.uniform(-1, 1, size=(4, 4))
+    with pytest.raises(ValueError, match="thresholds.*NaN"):
+        matched_count_vs_threshold(corr, [0.5, np.nan])
+    with pytest.raises(ValueError, match="thresholds.*1-D"):
+        matched_count_vs_threshold(corr, [[0.5]])
+    assert matched_count_vs_threshold(corr, 2.0).tolist() == [0]      # a single threshold is fine
