@@ -172,3 +172,24 @@ def count_parameters(model: nn.Module) -> int:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters())
+
+
+class FashionCNN(nn.Module):
+    """A small max-pooling CNN for 28x28 grey images (lecture 11): conv-ReLU-pool twice, then two linear layers.
+
+    With max-pooling, deconvnet's and guided backprop's "switches" carry where each maximum came
+    from, so every method of lectures 04 and 11 means on it what its authors meant.
+    ``features`` (the second conv block, 7x7) is the layer Grad-CAM reads.
+    """
+
+    def __init__(self, n_classes: int = 10, width: int = 16):
+        super().__init__()
+        check_scalar(n_classes, "n_classes", numbers.Integral, low=2)
+        check_scalar(width, "width", numbers.Integral, low=1)
+        self.features = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                      nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * 7 * 7, 64), nn.ReLU(),
+                                        nn.Linear(64, n_classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
