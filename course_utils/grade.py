@@ -601,7 +601,13 @@ def start_sandbox(limits: dict, hide: list, cache_dir: Path, scratch: Path, isol
     log = open(scratch / "sandbox.log", "wb")
     preexec = _limits(int(limits["memory_gb"] * (1 << 30)), int(limits["cpu_seconds"]))
     if isolated:
-        script = ["set -e", "mount -t tmpfs -o size=1g,mode=1777 tmpfs /tmp",
+        has_cache = cache_dir.is_dir()
+        # The cache may live under /tmp, which is about to be replaced: hold it as the working
+        # directory, mount the fresh /tmp, then bind "." (still the old folder) into it.
+        script = ["set -e", f"cd {_quote(cache_dir)}" if has_cache else "cd /",
+                  "mount -t tmpfs -o size=1g,mode=1777 tmpfs /tmp",
+                  "mkdir -p /tmp/.cache-lower", "mount --no-canonicalize --bind . /tmp/.cache-lower" if has_cache else "true",
+                  "cd /",
                   "mount -t tmpfs -o size=64m,mode=1777 tmpfs /dev/shm || true",
                   "mount -t tmpfs -o size=64m,mode=1777 tmpfs /var/tmp || true"]
         for path in hide:
@@ -609,10 +615,10 @@ def start_sandbox(limits: dict, hide: list, cache_dir: Path, scratch: Path, isol
                 script.append(f"mount -t tmpfs -o size=1m,mode=0755 tmpfs {_quote(path)}")
         script += ["mkdir -p /tmp/work /tmp/cache /tmp/.cache-upper /tmp/.cache-work",
                    "chown 65534:65534 /tmp/work /tmp/.cache-upper"]
-        if cache_dir.is_dir():
+        if has_cache:
             # copy-on-write view of the checkpoint cache: reads are shared, writes stay private
-            script.append(f"mount -t overlay overlay -o lowerdir={_quote(cache_dir)},upperdir=/tmp/.cache-upper,"
-                          f"workdir=/tmp/.cache-work /tmp/cache || mount --bind -o ro {_quote(cache_dir)} /tmp/cache")
+            script.append("mount -t overlay overlay -o lowerdir=/tmp/.cache-lower,upperdir=/tmp/.cache-upper,"
+                          "workdir=/tmp/.cache-work /tmp/cache || mount --bind -o ro /tmp/.cache-lower /tmp/cache")
         script += ["cd /tmp/work", "exec setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all "
                    "--bounding-set=-all --no-new-privs " + " ".join(_quote(p) for p in python)]
         cmd = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
@@ -786,9 +792,13 @@ def grade_in_tester(job: dict) -> dict:
                 out.update(status="timeout", reason=f"still running after {limits['wall_seconds']:.0f} s "
                            f"(wall-time limit) in cell {current}")
                 return out
-            except (EOFError, OSError, ValueError):
-                code = process.wait(timeout=30)
-                status, reason = _death(code, limits)
+            except (EOFError, OSError, ValueError, RecursionError) as error:
+                try:
+                    code = process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    code = "garbled"     # alive but talking nonsense (e.g. it patched the builtins we use)
+                status, reason = _death(code, limits) if code != "garbled" else \
+                    ("crashed", f"the submission's process broke the grading protocol ({type(error).__name__})")
                 out.update(status=status, reason=f"{reason} in cell {current}")
                 return out
             if type(message) is dict and type(message.get("cell")) is int:
@@ -879,9 +889,11 @@ def student_name(path: Path) -> str:
 
 
 def prepare(lecture: str, private_dir: Path) -> dict:
-    """Build the autograder privately from the course notebook (so tests match the notebook)."""
+    """Build the autograder privately from the course notebook (so tests match the notebook);
+    ``lecture`` is a name in notebooks/ or a path to an instructor notebook."""
     from course_utils import release
-    notebook = release.notebook_paths([lecture])[0]
+    given = Path(lecture)
+    notebook = given.resolve() if given.suffix == ".ipynb" and given.exists() else release.notebook_paths([lecture])[0]
     built = release.assign(notebook, private_dir / "dist")
     tests = read_autograder_tests(built["autograder"])
     plan = lecture_plan(notebook)
