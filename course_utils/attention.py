@@ -272,6 +272,18 @@ class ShowAttendTell(nn.Module):
 
     @torch.no_grad()
     @one_thread()
+    def word_probabilities(self, images, captions: Sequence[str]) -> torch.Tensor:
+        """(B, T) probability of each word of the given captions (then EOS), under forced decoding."""
+        self._check_images(images)
+        if len(captions) != len(images):
+            raise ValueError(f"need one caption per image; got {len(captions)} for {len(images)}")
+        self.eval()
+        inp, tgt = self.vocab.batch(captions)
+        logits, _ = self(images, inp)
+        return logits.softmax(-1).gather(-1, tgt[..., None])[..., 0]
+
+    @torch.no_grad()
+    @one_thread()
     def attend(self, images, captions: Sequence[str], vocab: Vocab | None = None):
         """Attention maps (B, T, H, W) while the *given* captions are fed in (forced decoding).
 
@@ -287,6 +299,48 @@ class ShowAttendTell(nn.Module):
         keys, (H, W) = self.encoder(images)
         _, w = self.decoder(keys, inp)
         return w.view(len(images), inp.shape[1], H, W)
+
+
+def occlusion_check(model: ShowAttendTell, scenes: Scenes, seed: int = 0) -> dict:
+    """Does hiding the attended cell hurt the word more than hiding a random cell?
+
+    For every object word of ``scenes`` (true caption fed in), paint one ``stride`` x ``stride``
+    cell with the background colour (the attention maximum, or a uniformly random other cell, or
+    the whole object's box as a positive control) and measure the drop in the probability of that
+    word. Returns the mean drop for each, ``{"attended", "random", "object", "n_words"}``.
+    """
+    from .scenes import BACKGROUND
+    if not isinstance(scenes, Scenes):
+        raise TypeError(f"scenes must be a Scenes from make_scenes; got {type(scenes).__name__}")
+    s = model.encoder.stride
+    maps = model.attend(scenes.images, scenes.captions)
+    clean = model.word_probabilities(scenes.images, scenes.captions)
+    gen = torch.Generator().manual_seed(seed)
+    H, W = maps.shape[-2:]
+    occluded = {"attended": [], "random": [], "object": []}
+    which = []
+    for n, caption in enumerate(scenes.captions):
+        for pos, obj in object_words(caption):
+            peak = int(maps[n, pos].argmax())
+            other = int(torch.randint(H * W - 1, (1,), generator=gen))
+            other += other >= peak                         # any cell but the attended one
+            for kind, cell in (("attended", peak), ("random", other)):
+                r, c = divmod(cell, W)
+                img = scenes.images[n].clone()
+                img[:, r * s:(r + 1) * s, c * s:(c + 1) * s] = BACKGROUND
+                occluded[kind].append(img)
+            x0, y0, x1, y1 = scenes.boxes[n][obj]
+            img = scenes.images[n].clone()
+            img[:, y0:y1, x0:x1] = BACKGROUND
+            occluded["object"].append(img)
+            which.append((n, pos))
+    rows, cols = torch.tensor([n for n, _ in which]), torch.tensor([p for _, p in which])
+    captions = [scenes.captions[n] for n, _ in which]
+    out = {"n_words": len(which)}
+    for kind, images in occluded.items():
+        probs = model.word_probabilities(torch.stack(images), captions)
+        out[kind] = float((clean[rows, cols] - probs[torch.arange(len(which)), cols]).mean())
+    return out
 
 
 def _fit_seq(model, batches, epochs: int, lr: float, seed: int, desc: str):
@@ -361,6 +415,36 @@ def train_captioner(verbose: bool = True, **overrides):
     return model, {k: v for k, v in payload.items() if k not in ("state_dict", "vocab")}
 
 
+def _train_captioner_in_worker(overrides: dict) -> None:
+    import os
+    os.environ["TQDM_DISABLE"] = "1"               # a worker's bar would print into the server's log
+    train_captioner(verbose=False, **overrides)   # the result goes to the checkpoint cache
+
+
+def train_captioners(seeds: Sequence[int], processes: int = 2, verbose: bool = True, **overrides) -> dict:
+    """``{seed: (model, info)}``: one captioner per seed, the uncached ones trained side by side.
+
+    Each training runs on one thread; ``processes`` of them run at once in fresh worker processes
+    (a 2-core laptop trains two seeds in the time of one). Every result goes through the cache.
+    """
+    import concurrent.futures
+    import multiprocessing
+
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct and not empty; got {seeds}")
+    check_scalar(processes, "processes", numbers.Integral, low=1)
+    missing = [s for s in seeds
+               if not cache.cache_path("show-attend-tell", {**CAPTIONER_DEFAULTS, **overrides, "seed": s}).exists()]
+    if len(missing) > 1 and processes > 1:
+        if verbose:
+            print(f"training {len(missing)} captioners, {min(processes, len(missing))} at a time ...")
+        context = multiprocessing.get_context("spawn")   # fork would copy this process's torch threads
+        with concurrent.futures.ProcessPoolExecutor(min(processes, len(missing)), mp_context=context) as pool:
+            list(pool.map(_train_captioner_in_worker, [{**overrides, "seed": s} for s in missing]))
+    return {s: train_captioner(verbose=verbose and s in missing, **overrides, seed=s) for s in seeds}
+
+
 def object_words(caption: str) -> list[tuple[int, int]]:
     """``(word position, object index)`` for every colour and shape word of a scene caption."""
     out, obj = [], 0
@@ -405,6 +489,25 @@ def pointing_accuracy(model: ShowAttendTell, scenes: Scenes) -> dict:
     everything = hits["colour"] + hits["shape"]
     return {"all": float(np.mean(everything)), "colour": float(np.mean(hits["colour"])),
             "shape": float(np.mean(hits["shape"])), "n_words": len(everything)}
+
+
+def pointing_chance(scenes: Scenes, stride: int = 4) -> float:
+    """The pointing accuracy of attention that peaks on a uniformly random cell: the control.
+
+    For each object word, the share of grid cells (``stride`` pixels wide) whose centre lies in the
+    object's box, averaged over the object words of ``scenes``.
+    """
+    if not isinstance(scenes, Scenes):
+        raise TypeError(f"scenes must be a Scenes from make_scenes; got {type(scenes).__name__}")
+    check_scalar(stride, "stride", numbers.Integral, low=1, high=scenes.images.shape[-1])
+    H, W = scenes.images.shape[-2] // stride, scenes.images.shape[-1] // stride
+    ys, xs = torch.arange(H) * stride + stride / 2, torch.arange(W) * stride + stride / 2
+    shares = []
+    for caption, boxes in zip(scenes.captions, scenes.boxes):
+        for _, obj in object_words(caption):
+            x0, y0, x1, y1 = boxes[obj]
+            shares.append(float(((xs >= x0) & (xs < x1)).sum() * ((ys >= y0) & (ys < y1)).sum()) / (H * W))
+    return float(np.mean(shares))
 
 
 def caption_accuracy(model: ShowAttendTell, scenes: Scenes) -> dict:

@@ -81,12 +81,23 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     return torch.load(io.BytesIO(body), weights_only=True, map_location="cpu")
 
 
+def _keyed(config: dict) -> dict:
+    from .train import seed_offset
+    # Runs with shifted seeds (benchmarks/robustness.py) never share files with the ordinary ones.
+    return {**config, "seed_offset": seed_offset()} if seed_offset() else config
+
+
+def cache_path(name: str, config: dict) -> Path:
+    """Where :func:`cached` keeps ``(name, config)``; the file exists once it has been computed."""
+    return cache_dir() / f"{name}-{config_key(_keyed(config))}.pt"
+
+
 def cached(name: str, config: dict, compute, verbose: bool = True) -> dict:
     """Return ``compute()``'s payload dict, from the cache when ``(name, config)`` was seen before.
 
     A corrupt file is reported, removed and recomputed; it is never loaded silently.
     """
-    path = cache_dir() / f"{name}-{config_key(config)}.pt"
+    path, config = cache_path(name, config), _keyed(config)
     if path.exists():
         try:
             payload = load_checkpoint(path)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checks import check_array, check_scalar
-from .train import one_thread
+from .train import one_thread, run_seed
 
 
 def nearest_neighbours(X: torch.Tensor, k: int) -> torch.Tensor:
@@ -86,7 +86,7 @@ class ParametricEmbedding:
 
     def _train(self, X):
         with torch.random.fork_rng(devices=[]):  # seed locally; leave the caller's RNG alone
-            torch.manual_seed(self.random_state)
+            torch.manual_seed(run_seed(self.random_state))
             h = self.hidden
             self.network_ = nn.Sequential(
                 nn.Linear(X.shape[1], h), nn.BatchNorm1d(h), nn.ReLU(),

@@ -127,6 +127,31 @@ def test_pointing_accuracy_on_oracles():
         A.pointing_accuracy(OracleCaptioner(s), s.images)
 
 
+class FixedCellCaptioner(OracleCaptioner):
+    """Attends at one fixed cell for every word."""
+
+    def __init__(self, scenes, cell, stride=4):
+        super().__init__(scenes, stride)
+        self.cell = cell
+
+    def attend(self, images, captions):
+        maps = super().attend(images, captions).zero_()
+        maps[..., self.cell[0], self.cell[1]] = 1.0
+        return maps
+
+
+def test_pointing_chance_is_the_mean_over_every_fixed_cell():
+    """Chance = pointing accuracy averaged over all H*W one-cell attention maps (an independent count)."""
+    s = make_scenes(20, size=32, n_objects=2, seed=5)
+    by_cell = [A.pointing_accuracy(FixedCellCaptioner(s, (r, c)), s)["all"] for r in range(8) for c in range(8)]
+    assert abs(A.pointing_chance(s, 4) - sum(by_cell) / 64) < 1e-12
+    assert 0 < A.pointing_chance(s, 4) < 0.3
+    with pytest.raises(TypeError, match="Scenes"):
+        A.pointing_chance(s.images)
+    with pytest.raises(ValueError, match="stride"):
+        A.pointing_chance(s, 0)
+
+
 # ---------------------------------------------------------------- translation pairs
 
 def test_pairs_are_deterministic_and_alignment_is_true():
@@ -180,3 +205,54 @@ def test_tiny_training_runs_and_is_cached():
         A.train_translator(verbose=False, n_layers=3)
     cap, cinfo = A.train_captioner(verbose=False, n_train=64, epochs=1, width=4, key_dim=8, hidden=8)
     assert set(A.caption_accuracy(cap, make_scenes(8, 32, 2, seed=9))) == {"exact", "words"}
+
+
+def test_captioners_trained_side_by_side_equal_those_trained_here(monkeypatch):
+    tiny = dict(n_train=48, epochs=1, width=4, key_dim=8, hidden=8)
+    both = A.train_captioners([3, 4], processes=2, verbose=False, **tiny)       # two worker processes
+    alone = A.train_captioner(verbose=False, seed=4, **tiny)                    # loaded from their cache
+    for a, b in zip(both[4][0].state_dict().values(), alone[0].state_dict().values()):
+        torch.testing.assert_close(a, b)
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(__import__("tempfile").mkdtemp()))  # retrain here, in-process
+    fresh = A.train_captioner(verbose=False, seed=4, **tiny)
+    for a, b in zip(both[4][0].state_dict().values(), fresh[0].state_dict().values()):
+        torch.testing.assert_close(a, b)
+    assert not all(torch.equal(a, b) for a, b in zip(both[3][0].state_dict().values(),
+                                                      both[4][0].state_dict().values()))
+    with pytest.raises(ValueError, match="distinct"):
+        A.train_captioners([1, 1])
+
+
+def test_seed_offset_shifts_training_and_keeps_cache_files_apart(monkeypatch):
+    from course_utils import cache, train
+    tiny = dict(n_train=48, epochs=1, width=4, key_dim=8, hidden=8, seed=2)
+    base, _ = A.train_captioner(verbose=False, **tiny)
+    path = cache.cache_path("show-attend-tell", {**A.CAPTIONER_DEFAULTS, **tiny})
+    monkeypatch.setenv(train.SEED_OFFSET_ENV, "1")
+    shifted_path = cache.cache_path("show-attend-tell", {**A.CAPTIONER_DEFAULTS, **tiny})
+    assert path.exists() and shifted_path != path and not shifted_path.exists()
+    assert train.run_seed(2) == 3
+    shifted, _ = A.train_captioner(verbose=False, **tiny)    # initial weights and batch order of seed 3
+    assert shifted_path.exists()
+    assert not all(torch.equal(a, b) for a, b in zip(base.state_dict().values(), shifted.state_dict().values()))
+    monkeypatch.setenv(train.SEED_OFFSET_ENV, "-1")
+    with pytest.raises(ValueError, match="COURSE_SEED_OFFSET"):
+        train.run_seed(0)
+
+
+def test_word_probabilities_and_occlusion_check():
+    cap, _ = A.train_captioner(verbose=False, n_train=48, epochs=1, width=4, key_dim=8, hidden=8)
+    s = make_scenes(6, 32, 2, seed=11)
+    probs = cap.word_probabilities(s.images, s.captions)
+    inp, tgt = cap.vocab.batch(s.captions)
+    with torch.no_grad():
+        logits, _ = cap(s.images, inp)
+    nll = F.cross_entropy(logits.flatten(0, 1), tgt.flatten(), reduction="none").view(tgt.shape)
+    torch.testing.assert_close(probs, torch.exp(-nll))
+    check = A.occlusion_check(cap, s)
+    assert check["n_words"] == 6 * 4 and set(check) == {"attended", "random", "object", "n_words"}
+    assert all(-1 <= check[k] <= 1 for k in ("attended", "random", "object"))
+    with pytest.raises(ValueError, match="one caption per image"):
+        cap.word_probabilities(s.images, s.captions[:2])
+    with pytest.raises(TypeError, match="Scenes"):
+        A.occlusion_check(cap, s.images)

@@ -1,0 +1,203 @@
+"""Does every claim a notebook asserts hold on other seeds, other kernels and one thread?
+
+Each lecture whose asserted results depend on training or on random data is run top to bottom, as
+a student runs it, with an empty checkpoint cache, once per variant:
+
+* ``seed0`` ... ``seed4``: every training seed shifted by 0-4 (``COURSE_SEED_OFFSET``);
+* ``default-kernels``: seed 0 with ``ATEN_CPU_CAPABILITY=default`` (PyTorch's non-vectorised
+  kernels: a stand-in for another CPU, whose floating-point paths differ);
+* ``one-thread``: seed 0 with one torch thread (``OMP_NUM_THREADS=1``).
+
+After the run, the values behind the notebook's final assertions are read from its kernel and
+compared with the bound each assertion uses. ``benchmarks/results/robustness.json`` keeps every
+value of every run, with mean, standard deviation and the worst run, and whether the notebook's own
+assertions passed.
+
+    python benchmarks/robustness.py                       # all lectures, all variants (about an hour)
+    python benchmarks/robustness.py 09_attention --variants seed0 seed1
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from _common import RESULTS, ROOT, print_table, write_results
+
+VARIANTS = {f"seed{k}": {"COURSE_SEED_OFFSET": str(k)} for k in range(5)}
+VARIANTS["default-kernels"] = {"ATEN_CPU_CAPABILITY": "default"}
+VARIANTS["one-thread"] = {"OMP_NUM_THREADS": "1"}
+
+# lecture -> claim -> (expression evaluated in the notebook's kernel, ">" or "<", bound).
+# Each row mirrors one assertion of the notebook's last cell (or of the cell that states the claim).
+CLAIMS = {
+    "01_tsne": {
+        "pixels 10-NN accuracy": ("acc_plain", ">", 0.9),
+        "t-SNE 10-NN accuracy": ("acc_tsne", ">", 0.95),
+        "t-SNE minus PCA 10-NN accuracy": ("acc_tsne - acc_pca", ">", 0.3),
+        "KL course / sklearn exact": ('comparison["course"]["kl"] / comparison["sklearn_exact"]["kl"]', "<", 1.02),
+        "parametric held-out 10-NN accuracy": ("acc_param", ">", 0.85),
+        "parametric minus PCA held-out accuracy": ("acc_param - acc_pca_held", ">", 0.2),
+        "parametric MNIST 10-NN accuracy": ("acc_mnist", ">", 0.88),
+        "parametric minus PCA on MNIST": ("acc_mnist - acc_mnist_pca", ">", 0.3),
+    },
+    "02_filters": {
+        "sparse-coded conv1 median R2": ('cnn_fit.summary()["median_r2"]', ">", 0.85),
+        "sparse-coded conv1 band-pass fraction": ("cnn_fit.band_pass.mean()", ">", 0.5),
+        "sparse-coded minus initial median R2": ('cnn_fit.summary()["median_r2"] - init_fit.summary()["median_r2"]',
+                                                 ">", 0.4),
+        "Gabor-like fraction, sparse coding minus classification": (
+            "cnn_fit.gabor_like.mean() - cls_fit.gabor_like.mean()", ">", 0.3),
+        "LeNet-5 test accuracy": ('lenet_info["test_accuracy"]', ">", 0.9),
+    },
+    "04_guided_backprop": {
+        "guided minus gradient rank correlation, fc randomised": (
+            'float(cascade_corr["guided backprop"][0]) - float(cascade_corr["gradient"][0])', ">", 0.0),
+        "gradient rank correlation, all layers randomised": ('float(cascade_corr["gradient"][-1])', "<", 0.5),
+        "true-label net training accuracy": ('fit_acc["true labels"]', ">", 0.9),
+        "shuffled-label net training accuracy (memorised)": ('fit_acc["shuffled labels"]', ">", 0.95),
+    },
+    "05_karnaugh_and_glass": {
+        "worst glass-run test accuracy": ("accuracies.min()", ">", 0.85),
+        "final-loss spread over seeds": ("loss_spread", "<", 0.10),
+        "largest matched weight correlation": ("np.max(matched_w)", "<", 0.6),
+        "largest matched activation correlation": ("np.max(matched_act)", "<", 0.95),
+        "matched minus identity activation correlation": (
+            'np.min(matched_act - np.array([p["identity_act_corr"] for p in pairs]))', ">", 0.3),
+    },
+    "06_convergent_learning": {
+        "worst LeNet-5 test accuracy": ('min(info["test_accuracy"] for _, info in lenets)', ">", 0.9),
+        "LeNet-5 accuracy gap between seeds": (
+            'abs(lenets[0][1]["test_accuracy"] - lenets[1][1]["test_accuracy"])', "<", 0.03),
+        "worst photo-CNN test accuracy": ('min(info["test_accuracy"] for _, info, _ in photo_nets)', ">", 3 / 27),
+        "worst layer's mean matched correlation": ('min(r["matched_corr"].mean() for r in results.values())', ">", 0.3),
+    },
+    "07_deep_compression": {
+        "LeNet-300-100 compression ratio": ('{s["net"]: s for s in summary}["lenet300100"]["ratio"]', ">", 40),
+        "LeNet-5 compression ratio": ('{s["net"]: s for s in summary}["lenet5"]["ratio"]', ">", 39),
+        "worst test-accuracy drop (points)": (
+            'max(100 * (r["accuracy"]["dense"] - r["accuracy"]["compressed"]) for r in runs.values())', "<", 0.3),
+        "linear-init weight-sharing accuracy": ('init_accuracy["linear"][-1]', ">", 0.9),
+    },
+    "08_dense_sparse_dense": {
+        "worst stage mean accuracy": ('min(result["mean"][s] for s in ["dense", "sparse", "redense", "baseline"])',
+                                      ">", 0.9),
+        "|DSD gain| (accuracy)": ('abs(result["gain_mean"])', "<", 0.02),
+    },
+    "09_attention": {
+        "worst seed's pointing minus chance": ("min(seed_pointing) - chance", ">", 0.2),
+        "worst seed's caption word accuracy": ("min(seed_words)", ">", 0.95),
+        "worst seed's attended-cell minus random-cell occlusion drop": (
+            'min(o["attended"] - o["random"] for o in occlusion.values())', ">", 0.05),
+        "worst seed's object minus attended-cell occlusion drop": (
+            'min(o["object"] - o["attended"] for o in occlusion.values())', ">", 0.0),
+        "alignment accuracy": ("alignment", ">", 0.95),
+        "translation accuracy": ("translation", ">", 0.95),
+    },
+}
+
+WORKER = r"""
+import json, re, sys, time
+import nbformat
+WIDGET = re.compile(r"\binteract(ive)?\(|\bwidgets\.|_widget\(")   # as tests/test_notebook_conventions.py
+from nbclient import NotebookClient
+path, claims = sys.argv[1], json.loads(sys.argv[2])
+nb = nbformat.read(path, as_version=4)
+client = NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True,
+                        resources={"metadata": {"path": str(__import__("pathlib").Path(path).parent)}})
+start, errors = time.perf_counter(), []
+with client.setup_kernel():
+    for i, cell in enumerate(nb.cells):
+        # Live widgets are skipped (nbclient can stall after them, jupyter/nbclient#312); no asserted
+        # value comes from them.
+        if cell.cell_type != "code" or WIDGET.search(cell.source):
+            continue
+        client.execute_cell(cell, i)
+        errors += [f"cell {i}: {o.ename}: {o.evalue}"[:300] for o in cell.outputs if o.output_type == "error"]
+    seconds = time.perf_counter() - start
+    probe = nbformat.v4.new_code_cell("import json as _j, math as _m\n_v = {}\n"
+        + "".join(f"try:\n    _v[{k!r}] = float({e})\nexcept Exception as _err:\n    _v[{k!r}] = repr(_err)\n"
+                  for k, (e, _, _) in claims.items())
+        + "print('ROBUSTNESS' + _j.dumps(_v))")
+    nb.cells.append(probe)
+    client.execute_cell(probe, len(nb.cells) - 1)
+text = "".join(o.get("text", "") for o in probe.outputs if o.output_type == "stream")
+values = json.loads(text.split("ROBUSTNESS", 1)[1])
+print("RESULT" + json.dumps({"values": values, "errors": errors, "seconds": seconds}))
+"""
+
+
+def run_variant(lecture: str, variant: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix="robustness-cache-") as cache:
+        env = {**os.environ, "COURSE_CACHE_DIR": cache, "PYTHONUNBUFFERED": "1", **VARIANTS[variant]}
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", WORKER, str(ROOT / "notebooks" / f"{lecture}.ipynb"),
+                               json.dumps(CLAIMS[lecture])], capture_output=True, text=True, env=env, cwd=ROOT)
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT")]
+    if done.returncode != 0 or not lines:
+        return {"values": {}, "errors": [f"worker failed: {done.stderr[-1500:]}"],
+                "seconds": time.perf_counter() - start}
+    return json.loads(lines[-1][len("RESULT"):])
+
+
+def summarise(lecture: str, runs: dict) -> dict:
+    claims = {}
+    for name, (expression, direction, bound) in CLAIMS[lecture].items():
+        values = {v: r["values"].get(name) for v, r in runs.items()}
+        numbers = [x for x in values.values() if isinstance(x, (int, float))]
+        worst = (min(numbers) if direction == ">" else max(numbers)) if numbers else None
+        holds = bool(numbers) and len(numbers) == len(values) and all(
+            x > bound if direction == ">" else x < bound for x in numbers)
+        claims[name] = {"expression": expression, "bound": f"{direction} {bound}", "values": values,
+                        "mean": float(np.mean(numbers)) if numbers else None,
+                        "std": float(np.std(numbers)) if numbers else None,
+                        "worst": worst, "margin": (worst - bound if direction == ">" else bound - worst)
+                        if worst is not None else None, "holds_on_every_run": holds}
+    return {"claims": claims,
+            "notebook_assertions_pass": {v: not r["errors"] for v, r in runs.items()},
+            "errors": {v: r["errors"] for v, r in runs.items() if r["errors"]},
+            "seconds": {v: round(r["seconds"], 1) for v, r in runs.items()}}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("lectures", nargs="*", default=list(CLAIMS), choices=list(CLAIMS), metavar="LECTURE")
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    args = parser.parse_args(argv)
+    previous, lectures = _stored(), {}
+    for lecture in args.lectures:
+        runs = dict(previous.get(lecture, {}).get("runs", {}))
+        for variant in args.variants:
+            runs[variant] = run_variant(lecture, variant)
+            print(f"{lecture} {variant}: {runs[variant]['seconds']:.0f} s, values {runs[variant]['values']}, "
+                  f"errors {runs[variant]['errors']}", flush=True)
+        runs = {v: runs[v] for v in VARIANTS if v in runs}
+        lectures[lecture] = {"runs": runs, **summarise(lecture, runs)}
+    lectures = {**_stored(), **lectures}   # re-read: another run may have stored other lectures meanwhile
+    lectures = {lec: lectures[lec] for lec in CLAIMS if lec in lectures}
+    rows = [{"lecture": lec, "claim": name, "bound": c["bound"], "mean": _fmt(c["mean"]), "std": _fmt(c["std"]),
+             "worst": _fmt(c["worst"]), "holds": c["holds_on_every_run"]}
+            for lec, data in lectures.items() for name, c in data["claims"].items()]
+    print_table(rows, ["lecture", "claim", "bound", "mean", "std", "worst", "holds"])
+    write_results("robustness", {"variants": VARIANTS, "lectures": lectures,
+                                 "every_claim_holds": all(r["holds"] for r in rows)})
+    return lectures
+
+
+def _stored() -> dict:
+    path = RESULTS / "robustness.json"
+    return json.loads(path.read_text()).get("lectures", {}) if path.exists() else {}
+
+
+def _fmt(x):
+    return "" if x is None else f"{x:.4g}"
+
+
+if __name__ == "__main__":
+    main()
