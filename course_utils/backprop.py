@@ -31,7 +31,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from .checks import check_choice, check_tensor
-from .fusion import fused_graph
+from .fusion import check_single_input, fused_graph
 
 RULES = ["gradient", "deconvnet", "guided"]
 
@@ -170,10 +170,24 @@ def _input_channels(model: nn.Module):
     return None
 
 
+def check_model_matches(model: nn.Module, x: torch.Tensor) -> None:
+    """``x`` must have the dtype and device of the model's parameters (torch's own error names neither)."""
+    p = next(model.parameters(), None)
+    if p is None or not p.is_floating_point() or not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        return  # check_tensor names what is wrong with x
+    if p.dtype != x.dtype:
+        raise TypeError(f"x is {x.dtype} but the model's parameters are {p.dtype}: convert one of them, "
+                        f"e.g. x.to({p.dtype}) or model.to({x.dtype})")
+    if p.device != x.device:
+        raise ValueError(f"x is on {x.device} but the model is on {p.device}: move one of them, e.g. x.to('{p.device}')")
+
+
 def check_model_input(model: nn.Module, x: torch.Tensor):
     """Validate ``model`` and ``x`` (C,H,W) or (B,C,H,W); returns x as a batch and whether it was a single image."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    check_single_input(model)
+    check_model_matches(model, x)   # first: the finiteness check would fail on the wrong device
     check_tensor(x, "x", ndim=(3, 4), channels=_input_channels(model))
     return (x[None], True) if x.dim() == 3 else (x, False)
 

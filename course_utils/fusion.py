@@ -12,10 +12,22 @@ per structure (its module objects, their training flags, hooks and plain attribu
 traced graph is cached; the folded weights are recomputed from the current parameters on every
 call, so weights edited in place (even through ``.data``) are always seen. The model itself is
 never changed.
+
+Student models: optional ``forward`` arguments are traced at their defaults (the model is always
+called with the image alone); in-place operations (``ReLU(inplace=True)``, ``x.relu_()``,
+``F.relu(x, inplace=True)``) run out of place, so that values kept for later (the occlusion
+engine's clean maps) are never overwritten; and a node that is not known to treat every memory
+format alike (``x.view(...)``, any operation not listed in ``LAYOUT_FREE_*``) gets its tensors in
+the standard contiguous format, so a ``channels_last`` map made inside the engine never reaches
+code that did not ask for it.
 """
 from __future__ import annotations
 
+import copy
+import functools
+import inspect
 import math
+import operator
 import weakref
 
 import torch
@@ -31,6 +43,141 @@ class Tracer(fx.Tracer):
 
     def is_leaf_module(self, m, qualname):
         return isinstance(m, SamePad) or super().is_leaf_module(m, qualname)
+
+
+@functools.lru_cache(maxsize=256)
+def _forward_arguments(cls: type) -> tuple:
+    """(defaults of the optional arguments, names of required arguments after the image) of ``cls.forward``."""
+    params = list(inspect.signature(cls.forward).parameters.items())[1:]   # without self
+    defaults, required = {}, []
+    for i, (name, p) in enumerate(params):
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.default is not p.empty:
+            defaults[name] = p.default
+        elif i > 0:
+            required.append(name)
+    return tuple(defaults.items()), tuple(required)
+
+
+def check_single_input(model: nn.Module) -> dict:
+    """The defaults of ``model.forward``'s optional arguments; ``TypeError`` if it needs more than the image."""
+    try:
+        defaults, required = _forward_arguments(type(model))
+    except (TypeError, ValueError):  # no signature to read: let the call itself tell
+        return {}
+    if required:
+        raise TypeError(f"{type(model).__name__}.forward needs the argument {required[0]!r} besides the image; "
+                        "the course's tools call model(x) alone: give it a default or wrap the model")
+    return dict(defaults)
+
+
+def trace(model: nn.Module) -> fx.Graph:
+    """``model``'s graph for a call with the image alone: optional arguments are fixed at their defaults.
+
+    (Traced as free inputs, ``if scale is None`` would take the wrong branch.) A ``forward`` that
+    needs more than one argument cannot be called with an image alone: ``TypeError``.
+    """
+    return Tracer().trace(model, concrete_args=check_single_input(model) or None)
+
+
+def _inplace_target(node: fx.Node, named: dict):
+    """What running ``node`` out of place needs, if it is an in-place operation: a callable that rewrites
+    the node, or "module" (an ``inplace=True`` module, swapped for a copy); None if it is not in place."""
+    if node.op == "call_module":
+        return "module" if getattr(named.get(node.target), "inplace", False) is True else None
+    if node.op == "call_method":
+        name = node.target
+        if name.endswith("_") and not name.startswith("_") and hasattr(torch.Tensor, name[:-1]):
+            return lambda: setattr(node, "target", name[:-1])
+        return None
+    if node.op != "call_function":
+        return None
+    fn = node.target
+    if fn in (operator.iadd, operator.isub, operator.imul, operator.itruediv):
+        plain = {operator.iadd: operator.add, operator.isub: operator.sub, operator.imul: operator.mul,
+                 operator.itruediv: operator.truediv}[fn]
+        return lambda: setattr(node, "target", plain)
+    name = getattr(fn, "__name__", "")
+    if name.endswith("_") and not name.startswith("_"):
+        for home in (F, torch):
+            if getattr(home, name, None) is fn and callable(getattr(home, name[:-1], None)):
+                return lambda home=home: setattr(node, "target", getattr(home, name[:-1]))
+    if node.kwargs.get("inplace") is True:
+        return lambda: setattr(node, "kwargs", {**node.kwargs, "inplace": False})
+    try:
+        bound = inspect.signature(fn).bind(*node.args, **node.kwargs)
+    except (TypeError, ValueError):  # builtins without a signature, or not a call of this form
+        return None
+    if bound.arguments.get("inplace") is True:
+        def rewrite():
+            bound.arguments["inplace"] = False
+            node.args, node.kwargs = bound.args, bound.kwargs
+        return rewrite
+    return None
+
+
+def _aliases(node, named) -> bool:
+    """Whether ``node``'s output may share memory with its input (a view, or a module that returns it)."""
+    if node.op == "call_method":
+        return node.target in _ALIAS_METHODS
+    if node.op == "call_function":
+        return node.target in _ALIAS_FUNCTIONS
+    return node.op == "call_module" and isinstance(named.get(node.target), _ALIAS_MODULES)
+
+
+def out_of_place(graph: fx.Graph, named: dict) -> set:
+    """Rewrite every in-place operation of ``graph`` to run out of place; returns the in-place modules' names.
+
+    Later readers of a mutated value are pointed at the operation's result, so the graph computes
+    what the model computes. Where the mutated value shares memory with another (a view of it, a
+    Dropout that returned its input) that is read later, out of place would differ: ``ValueError``.
+    """
+    order = {node: i for i, node in enumerate(graph.nodes)}
+    modules = set()
+    for node in list(graph.nodes):
+        rewrite = _inplace_target(node, named)
+        if rewrite is None or not node.args or not isinstance(node.args[0], fx.Node):
+            continue
+        mutated = node.args[0]
+        shared = [mutated] if _aliases(mutated, named) else []
+        shared += [u for u in mutated.users if u is not node and _aliases(u, named) and order[u] < order[node]]
+        if shared:
+            raise ValueError(f"in-place {node.target} on {mutated.name}, whose memory {shared[0].name} shares: "
+                             "cannot be run out of place")
+        for user in list(mutated.users):
+            if user is not node and order[user] > order[node]:
+                user.replace_input_with(mutated, node)
+        if rewrite == "module":
+            modules.add(node.target)
+        else:
+            rewrite()
+    return modules
+
+
+# Operations that compute the same values whatever the memory format of their tensor arguments, and
+# never fail on a channels_last tensor. Anything else (``Tensor.view`` above all) gets contiguous tensors.
+LAYOUT_FREE_MODULES = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.LeakyReLU, nn.SiLU, nn.GELU,
+                       nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.ELU, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
+                       nn.AdaptiveMaxPool2d, nn.Flatten, nn.Linear, nn.Dropout, nn.Dropout2d, nn.Identity, SamePad)
+LAYOUT_FREE_FUNCTIONS = {F.relu, torch.relu, F.relu6, F.hardtanh, F.leaky_relu, F.silu, F.gelu, F.elu, F.hardswish,
+                         torch.sigmoid, torch.tanh, F.max_pool2d, F.avg_pool2d, F.adaptive_avg_pool2d,
+                         F.adaptive_max_pool2d, F.conv2d, F.linear, F.dropout, F.dropout2d, F.pad, torch.flatten,
+                         torch.cat, torch.mean, torch.sum, torch.add, torch.mul, torch.clamp, operator.add,
+                         operator.sub, operator.mul, operator.truediv, operator.neg, operator.getitem, getattr}
+LAYOUT_FREE_METHODS = {"relu", "sigmoid", "tanh", "clamp", "flatten", "reshape", "mean", "sum", "amax", "size",
+                       "dim", "add", "mul", "sub", "div", "neg", "abs", "pow", "exp", "softmax", "log_softmax"}
+
+# Operations whose output may share memory with their first input: an in-place operation on such an
+# output also changes the input, which running it out of place would not reproduce.
+_ALIAS_METHODS = {"view", "view_as", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "transpose",
+                  "permute", "t", "expand", "expand_as", "narrow", "select", "unbind", "split", "chunk",
+                  "contiguous", "detach", "to", "type", "type_as", "float", "double", "half", "as_strided",
+                  "unfold", "diagonal", "movedim", "__getitem__"}
+_ALIAS_FUNCTIONS = {operator.getitem, torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, torch.transpose,
+                    torch.permute, torch.narrow, torch.chunk, torch.split, torch.t, torch.detach, F.dropout,
+                    F.dropout2d}
+_ALIAS_MODULES = (nn.Identity, nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Unflatten)
 
 
 def samepad_offsets(module: nn.Module, H: int, W: int) -> tuple:
@@ -106,10 +253,16 @@ class FusedGraph:
     """
 
     def __init__(self, model: nn.Module, rectifiers: bool):
-        self.graph = Tracer().trace(model)
+        self.graph = trace(model)
         self.fusions = {}
         self._pads = {}  # per fused conv: SamePad's padding for each input size
         named = dict(model.named_modules())
+        # fx traces through the root and every non-torch.nn module, so their hooks would never run.
+        called = {node.target for node in self.graph.nodes if node.op == "call_module"}
+        lost = [name or type(model).__name__ for name, m in named.items() if _hooked(m) and name not in called]
+        if lost:
+            raise ValueError(f"hooks on {lost[0]} would not run in the traced graph")
+        self.out_of_place = out_of_place(self.graph, named)
         module_at = lambda node: named.get(node.target) if isinstance(node, fx.Node) and node.op == "call_module" \
             else None  # noqa: E731
 
@@ -142,8 +295,15 @@ class FusedGraph:
                 hi = 6.0 if isinstance(named[act_node.target], nn.ReLU6) else math.inf
                 act_node.replace_all_uses_with(node)
                 self.graph.erase_node(act_node)
-            self.fusions[f"{node.target}:fused"] = (node.target, pad_name, bn_name, hi)
-            node.target = f"{node.target}:fused"
+            name = f"{node.target}:fused"            # a conv module called twice gets two fused nodes
+            name = next(f"{name}{k or ''}" for k in range(len(self.fusions) + 1) if f"{name}{k or ''}" not in self.fusions)
+            self.fusions[name] = (node.target, pad_name, bn_name, hi)
+            node.target = name
+        # Nodes that must see the standard memory format (see LAYOUT_FREE_*), and the output.
+        self.standard_layout = {node for node in self.graph.nodes if not layout_free(node, named)}
+        # A hooked module runs the student's hook: it sees what the plain model would give it.
+        self.standard_layout |= {node for node in self.graph.nodes if node.op == "call_module"
+                                 and node.target in named and _hooked(named[node.target])}
 
     @property
     def folds_batchnorm(self) -> bool:
@@ -153,10 +313,30 @@ class FusedGraph:
     def modules(self, model: nn.Module, channels_last: bool = False) -> dict:
         """Name -> module for running the graph, with ``FusedConv``s built from the current weights."""
         named = dict(model.named_modules())
+        for target in self.out_of_place:    # a copy: the model's own module keeps inplace=True
+            named[target] = copy.copy(named[target])
+            named[target].inplace = False
         for target, (conv, pad, bn, hi) in self.fusions.items():
             named[target] = FusedConv(named[conv], named.get(pad), named.get(bn), hi, channels_last,
                                       self._pads.setdefault(target, {}))
         return named
+
+    def call(self, node: fx.Node, model: nn.Module, modules: dict, args, kwargs):
+        """One node's value from its (already loaded) arguments."""
+        if node in self.standard_layout:
+            args, kwargs = standard(args), standard(kwargs)
+        if node.op == "get_attr":
+            value = model
+            for part in node.target.split("."):
+                value = getattr(value, part)
+            return value
+        if node.op == "call_module":
+            return modules[node.target](*args, **kwargs)
+        if node.op == "call_function":
+            return node.target(*args, **kwargs)
+        if node.op == "call_method":
+            return getattr(args[0], node.target)(*args[1:], **kwargs)
+        return args[0]  # output
 
     def run(self, model: nn.Module, modules: dict, *inputs, keep: bool = False):
         """Interpret the graph on ``inputs``: the output, or with ``keep`` every node's value."""
@@ -164,25 +344,49 @@ class FusedGraph:
         load = lambda a: fx.node.map_arg(a, lambda n: env[n])  # noqa: E731
         placeholders = iter(inputs)
         for node in self.graph.nodes:
-            args, kwargs = load(node.args), load(node.kwargs)
             if node.op == "placeholder":
-                value = next(placeholders)
-            elif node.op == "get_attr":
-                value = model
-                for part in node.target.split("."):
-                    value = getattr(value, part)
-            elif node.op == "call_module":
-                value = modules[node.target](*args, **kwargs)
-            elif node.op == "call_function":
-                value = node.target(*args, **kwargs)
-            elif node.op == "call_method":
-                value = getattr(args[0], node.target)(*args[1:], **kwargs)
-            else:  # output
-                value = args[0]
-                if not keep:
-                    return value
+                env[node] = placeholder_value(node, placeholders)
+                continue
+            value = self.call(node, model, modules, load(node.args), load(node.kwargs))
+            if node.op == "output" and not keep:
+                return value
             env[node] = value
         return env
+
+
+def placeholder_value(node: fx.Node, inputs):
+    """A placeholder's value: the next of ``inputs`` (an iterator), else its default (nothing for *args, **kwargs)."""
+    value = next(inputs, inspect.Parameter.empty)
+    if value is not inspect.Parameter.empty:
+        return value
+    if str(node.target).startswith("**"):
+        return {}
+    if str(node.target).startswith("*"):
+        return ()
+    if node.args:
+        return node.args[0]
+    raise TypeError(f"the traced model needs an input for its argument {node.target!r}")
+
+
+def standard(values):
+    """``values`` (nested args) with every tensor in the standard contiguous memory format."""
+    return fx.node.map_aggregate(values, lambda v: v.contiguous() if isinstance(v, torch.Tensor) else v)
+
+
+def layout_free(node: fx.Node, named: dict) -> bool:
+    """Whether ``node`` treats every memory format alike (and so may see channels_last tensors)."""
+    if node.op in ("placeholder", "get_attr"):
+        return True
+    if node.op == "call_module":
+        return ":fused" in str(node.target) or isinstance(named.get(node.target), LAYOUT_FREE_MODULES)
+    if node.op == "call_function":
+        try:
+            return node.target in LAYOUT_FREE_FUNCTIONS
+        except TypeError:  # unhashable callables
+            return False
+    if node.op == "call_method":
+        return node.target in LAYOUT_FREE_METHODS
+    return False  # the output: handed back to the caller in the standard format
 
 
 _PLAIN = (bool, int, float, str, tuple, type(None))

@@ -32,9 +32,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .backprop import check_model_input, in_eval_mode, target_scalar
+from .backprop import check_model_input, check_model_matches, in_eval_mode, target_scalar
 from .checks import check_choice, check_scalar, check_tensor
-from .fusion import FusedConv, fused_graph, samepad_offsets
+from .fusion import FusedConv, check_single_input, fused_graph, placeholder_value, samepad_offsets, standard
 from .models import SamePad
 
 
@@ -77,18 +77,23 @@ def _check_window(x, window, stride):
 
 
 def _baseline_tensor(baseline, x):
-    """The baseline as a (C,H,W) tensor: a number, a per-channel (C,) tensor or a full image."""
+    """The baseline as a (C,H,W) tensor on x's device and dtype: a number, a per-channel (C,) tensor or a full image."""
     C, H, W = x.shape[-3:]
     if isinstance(baseline, numbers.Real) and not isinstance(baseline, bool):
-        return torch.full((C, H, W), float(baseline), dtype=x.dtype)
+        check_scalar(baseline, "baseline")
+        return torch.full((C, H, W), float(baseline), dtype=x.dtype, device=x.device)
+    if not isinstance(baseline, torch.Tensor):
+        raise TypeError(f"baseline must be a number or a tensor of shape ({C},) or {(C, H, W)}; "
+                        f"got {type(baseline).__name__}")
     check_tensor(baseline, "baseline", ndim=(1, 3))
+    baseline = baseline.to(dtype=x.dtype, device=x.device)
     if baseline.dim() == 1:
         if len(baseline) != C:
             raise ValueError(f"a per-channel baseline needs {C} values; got {len(baseline)}")
-        return baseline.to(x.dtype)[:, None, None].expand(C, H, W)
+        return baseline[:, None, None].expand(C, H, W)
     if tuple(baseline.shape) != (C, H, W):
         raise ValueError(f"baseline image must have shape {(C, H, W)}; got {tuple(baseline.shape)}")
-    return baseline.to(x.dtype)
+    return baseline
 
 
 # ----------------------------------------------------------------------------- incremental inference
@@ -100,8 +105,8 @@ def _gather(base, top, left, h, w):
     returned crops have: CPU convolutions, depthwise ones above all, are much faster on it.
     """
     C, W = base.shape[1], base.shape[-1]
-    rows = top[:, None] + torch.arange(h)
-    cols = left[:, None] + torch.arange(w)
+    rows = top[:, None] + torch.arange(h, device=top.device)
+    cols = left[:, None] + torch.arange(w, device=top.device)
     flat = (rows[:, :, None] * W + cols[:, None, :]).reshape(-1)
     pixels = base.permute(0, 2, 3, 1).reshape(-1, C)
     return pixels[flat].reshape(len(top), h, w, C).permute(0, 3, 1, 2)
@@ -128,8 +133,8 @@ class _Region:
         base = F.pad(self.base, (pl, pr, pt, pb), value=value) if any(pad) else self.base
         C = base.shape[1]
         out = _gather(base, top, left, h, w).permute(0, 2, 3, 1).reshape(len(top), h * w, C)
-        rows = top[:, None] + torch.arange(h)                     # (B,h) in padded coordinates
-        cols = left[:, None] + torch.arange(w)                    # (B,w)
+        rows = top[:, None] + torch.arange(h, device=top.device)  # (B,h) in padded coordinates
+        cols = left[:, None] + torch.arange(w, device=top.device)  # (B,w)
         r = rows - pt - self.top[:, None]                         # position inside the changed rectangle
         c = cols - pl - self.left[:, None]
         hr, wr = self.vals.shape[-2:]
@@ -142,8 +147,13 @@ class _Region:
 
     def dense(self):
         H, W = self.base.shape[-2:]
-        zero = torch.zeros(self.batch, dtype=torch.long)
+        zero = torch.zeros(self.batch, dtype=torch.long, device=self.top.device)
         return self.crop(zero, zero, H, W)
+
+    def size(self, *dim):
+        """``Tensor.size`` of the dense batch, without computing it."""
+        shape = torch.Size((self.batch, *self.base.shape[1:]))
+        return shape[dim[0]] if dim else shape
 
     def coverage(self):
         return self.vals.shape[-2] * self.vals.shape[-1] / (self.base.shape[-2] * self.base.shape[-1])
@@ -152,7 +162,7 @@ class _Region:
 def _fixed_size_starts(lo, hi, size_limit):
     """Common size of the rectangles [lo, hi] (inclusive), and starts shifted so that they fit the map."""
     size = min(int((hi - lo).max()) + 1, size_limit)
-    return torch.minimum(lo.clamp(min=0), torch.tensor(size_limit - size)), size
+    return lo.clamp(min=0, max=size_limit - size), size
 
 
 def _windowed(region, op, kernel, stride, pads, dilation, pad_value, out_base):
@@ -244,9 +254,6 @@ class IncrementalOcclusion:
         return module(arg.dense())
 
     def _function(self, fn, args, kwargs, out_base):
-        regions = [a for a in args if isinstance(a, _Region)]
-        if not regions:
-            return fn(*args, **kwargs)
         if fn in POINTWISE_FUNCTIONS and isinstance(args[0], _Region) and not kwargs.get("inplace", False):
             r = args[0]
             return _Region(out_base, fn(r.vals, *args[1:], **kwargs), r.top, r.left)
@@ -270,8 +277,8 @@ class IncrementalOcclusion:
                 op = lambda t: F.max_pool2d(t, k, s, 0, d)  # noqa: E731
                 return self._maybe_dense(_windowed(args[0], op, k, s, (p[0], p[0], p[1], p[1]), d, -math.inf,
                                                    out_base))
-        dense = [a.dense() if isinstance(a, _Region) else a for a in args]
-        return fn(*dense, **{k: v.dense() if isinstance(v, _Region) else v for k, v in kwargs.items()})
+        dense = lambda a: a.dense() if isinstance(a, _Region) else a  # noqa: E731
+        return fn(*fx.node.map_aggregate(args, dense), **fx.node.map_aggregate(kwargs, dense))
 
     def _maybe_dense(self, region):
         return region.dense() if region.coverage() > self.dense_fraction else region
@@ -283,25 +290,33 @@ class IncrementalOcclusion:
         env, changed = {}, set()
         load = lambda a: fx.node.map_arg(a, lambda n: env[n])  # noqa: E731
         dense = lambda a: a.dense() if isinstance(a, _Region) else a  # noqa: E731
+        all_dense = lambda a: fx.node.map_aggregate(a, dense)  # noqa: E731
         for node in self.graph.nodes:
             if node.op == "placeholder":
-                env[node] = first
-                changed.add(node)
+                if not env:                       # the image; later ones keep their defaults
+                    env[node] = first
+                    changed.add(node)
+                else:
+                    env[node] = clean[node]
                 continue
             if not any(n in changed for n in node.all_input_nodes):   # untouched by the occluder
                 env[node] = clean[node]
                 continue
             changed.add(node)
             args, kwargs = load(node.args), load(node.kwargs)
-            if node.op == "call_module":
+            if node.op == "output":
+                return standard(all_dense(args[0]))
+            if node.op == "call_method" and node.target == "size" and isinstance(args[0], _Region):
+                env[node] = args[0].size(*args[1:], **kwargs)
+            elif node in self.fused.standard_layout:   # not known to take any memory format: plain tensors
+                env[node] = self.fused.call(node, self.model, self.modules, all_dense(args), all_dense(kwargs))
+            elif node.op == "call_module":
                 env[node] = self._module(self.modules[node.target], args[0], clean[node]) \
-                    if len(args) == 1 and not kwargs else self.modules[node.target](*map(dense, args), **kwargs)
+                    if len(args) == 1 and not kwargs else self.modules[node.target](*all_dense(args), **all_dense(kwargs))
             elif node.op == "call_function":
                 env[node] = self._function(node.target, args, kwargs, clean[node])
-            elif node.op == "call_method":
-                env[node] = getattr(dense(args[0]), node.target)(*map(dense, args[1:]), **kwargs)
-            elif node.op == "output":
-                return dense(args[0])
+            else:
+                env[node] = self.fused.call(node, self.model, self.modules, all_dense(args), all_dense(kwargs))
 
 
 def occluded_logits(model: nn.Module, image: torch.Tensor, window=32, stride=8, baseline=0.0,
@@ -309,46 +324,71 @@ def occluded_logits(model: nn.Module, image: torch.Tensor, window=32, stride=8, 
     """The model's output for ``image`` (C,H,W) occluded at every position: (n_rows, n_cols, *output).
 
     ``method="incremental"`` recomputes only the changed regions (falls back to ``"dense"`` with a
-    warning if the model cannot be traced); ``"dense"`` runs whole occluded images in batches;
-    ``"auto"`` picks incremental from 96x96 pixels up: on small images the interpreter's Python
-    overhead costs more than the cropping saves (measured in ``benchmarks/attribution.py``).
+    warning if the model cannot be traced or run that way); ``"dense"`` runs whole occluded images
+    in batches; ``"auto"`` picks incremental from 96x96 pixels up (falling back silently): on small
+    images the interpreter's Python overhead costs more than the cropping saves (measured in
+    ``benchmarks/attribution.py``). The model sees images in the memory format of ``image``.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    check_choice(method, "method", ["auto", "incremental", "dense"])
+    check_scalar(batch_size, "batch_size", numbers.Integral, low=1)
+    check_single_input(model)
+    check_model_matches(model, image)
+    check_tensor(image, "image", ndim=3)
     with in_eval_mode(model, "occluding"):
         return _occluded_logits(model, image, window, stride, baseline, method, batch_size, progress)
 
 
 def _occluded_logits(model, image, window, stride, baseline, method, batch_size, progress):
-    check_choice(method, "method", ["auto", "incremental", "dense"])
+    explicit = method == "incremental"
     if method == "auto":
         method = "incremental" if image.shape[-2] * image.shape[-1] >= 96 * 96 else "dense"
-    check_scalar(batch_size, "batch_size", numbers.Integral, low=1)
-    check_tensor(image, "image", ndim=3)
     (wh, ww), (sh, sw) = _check_window(image, window, stride)
     H, W = image.shape[-2:]
     base_fill = _baseline_tensor(baseline, image)
     ys, xs = occluder_positions(H, wh, sh), occluder_positions(W, ww, sw)
-    grid = torch.tensor([(y, x) for y in ys for x in xs], dtype=torch.long)
+    grid = torch.tensor([(y, x) for y in ys for x in xs], dtype=torch.long, device=image.device)
     engine = None
+
+    def fall_back(doing, err):
+        if explicit:
+            warnings.warn(f"cannot {doing} the model for incremental occlusion ({type(err).__name__}: {err}); "
+                          "using dense batches", stacklevel=4)
+
     if method == "incremental":
         try:
             engine = IncrementalOcclusion(model)
         except Exception as err:  # e.g. data-dependent control flow that torch.fx cannot trace
-            warnings.warn(f"cannot trace the model for incremental occlusion ({err}); using dense batches")
+            fall_back("trace", err)
+    # Crops are cut in channels_last order (fast on CPU); the model itself gets its images in the
+    # memory format the caller's image has (the standard one, unless the caller chose channels_last).
     clean = image[None].contiguous(memory_format=torch.channels_last)
+    caller_format = torch.channels_last if image[None].is_contiguous(memory_format=torch.channels_last) \
+        and not image.is_contiguous() else torch.contiguous_format
     outputs = []
-    for start in tqdm(range(0, len(grid), batch_size), desc="occlusion", disable=not progress, leave=False):
+    for start in tqdm(range(0, len(grid), batch_size), desc="occlusion", disable=not progress):
         pos = grid[start:start + batch_size]
         # A fixed-size rectangle per occluder, shifted inside the image; only its hidden part is replaced.
         top = pos[:, 0].clamp(max=H - wh)
         left = pos[:, 1].clamp(max=W - ww)
-        rows = top[:, None] + torch.arange(wh)
-        cols = left[:, None] + torch.arange(ww)
+        rows = top[:, None] + torch.arange(wh, device=image.device)
+        cols = left[:, None] + torch.arange(ww, device=image.device)
         hidden = ((rows >= pos[:, :1]) & (rows < pos[:, :1] + wh))[:, None, :, None] & \
                  ((cols >= pos[:, 1:]) & (cols < pos[:, 1:] + ww))[:, None, None, :]
         region = _Region(clean, torch.where(hidden, _gather(base_fill[None], top, left, wh, ww),
                                             _gather(clean, top, left, wh, ww)), top, left)
         with torch.no_grad():
-            outputs.append(engine.run(region) if engine is not None else model(region.dense()))
+            out = None
+            if engine is not None:
+                try:
+                    out = engine.run(region)
+                except Exception as err:  # an operation the engine mishandles: the plain model is the reference
+                    fall_back("run", err)
+                    engine = None
+            if out is None:
+                out = model(region.dense().contiguous(memory_format=caller_format))
+            outputs.append(out)
     out = torch.cat(outputs)
     return out.reshape(len(ys), len(xs), *out.shape[1:])
 
@@ -382,7 +422,8 @@ def occlusion(model: nn.Module, x: torch.Tensor, target, window=32, stride=8, ba
         for image, t, c in zip(batch, index.tolist(), clean):
             out = occluded_logits(model, image, (wh, ww), (sh, sw), baseline, method, batch_size, progress)
             drop = c[t] - out[..., t]                                  # (n_rows, n_cols)
-            total, count = torch.zeros(H, W), torch.zeros(H, W)
+            total = torch.zeros(H, W, dtype=drop.dtype, device=drop.device)
+            count = torch.zeros_like(total)
             for i, y in enumerate(ys):
                 for j, x0 in enumerate(xs):
                     total[y:y + wh, x0:x0 + ww] += drop[i, j]
