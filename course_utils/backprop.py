@@ -25,12 +25,13 @@ import numbers
 import warnings
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .checks import check_choice, check_tensor
+from .checks import check_choice, check_scalar, check_tensor
 from .fusion import check_single_input, fused_graph
 
 RULES = ["gradient", "deconvnet", "guided"]
@@ -39,6 +40,12 @@ RULES = ["gradient", "deconvnet", "guided"]
 def relu_backward_rule(grad_out: torch.Tensor, x: torch.Tensor, rule: str, hi: float = math.inf) -> torch.Tensor:
     """The gradient passed to the input of ``y = clamp(x, 0, hi)`` under each rule (see module docstring)."""
     check_choice(rule, "rule", RULES)
+    check_tensor(grad_out, "grad_out")
+    check_tensor(x, "x")
+    if grad_out.shape != x.shape:
+        raise ValueError(f"grad_out and x must have the same shape; got {tuple(grad_out.shape)} and {tuple(x.shape)}")
+    if hi != math.inf:
+        check_scalar(hi, "hi", low=0, include_low=False)
     passes = (x > 0) & (x < hi)          # where the forward pass let the signal through
     if rule == "gradient":
         return grad_out * passes
@@ -144,6 +151,8 @@ def in_eval_mode(model: nn.Module, doing: str, stacklevel: int = 1):
     Warns, naming what is ``doing``, if the model was in training mode. ``stacklevel``: how many
     calls up from the ``with`` statement the user's code is.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
     training = [m for m in model.modules() if m.training]
     if not training:  # the usual case: nothing to switch
         yield
@@ -209,8 +218,11 @@ def target_scalar(output: torch.Tensor, target, batch: int) -> torch.Tensor:
     n_classes = output.shape[1]
     if isinstance(target, numbers.Integral) and not isinstance(target, bool):
         index = torch.full((batch,), int(target), dtype=torch.long)
-    elif isinstance(target, (list, tuple, torch.Tensor)):
-        index = torch.as_tensor(target, dtype=torch.long).reshape(-1)
+    elif isinstance(target, (list, tuple, torch.Tensor, np.ndarray)):
+        given = torch.as_tensor(target)
+        if given.is_floating_point() or given.is_complex() or given.dtype == torch.bool:
+            raise TypeError(f"target must hold class indices (integers); got dtype {given.dtype}")
+        index = given.to(torch.long).reshape(-1)
         if len(index) != batch:
             raise ValueError(f"target needs one class per image ({batch}); got {len(index)}")
     else:
@@ -231,6 +243,8 @@ def attribute(model: nn.Module, x: torch.Tensor, target, rule: str = "gradient",
     """
     check_choice(rule, "rule", RULES)
     batch_x, single = check_model_input(model, x)
+    if layer is not None and not isinstance(layer, nn.Module):
+        raise TypeError(f"layer must be a submodule of model (a torch.nn.Module) or None; got {type(layer).__name__}")
     if layer is not None and not any(m is layer for m in model.modules()):
         raise ValueError(f"layer must be a submodule of model; got a {type(layer).__name__} that is not in it")
     with in_eval_mode(model, "computing the attribution", stacklevel=2):
@@ -286,6 +300,11 @@ def guided_backprop(model: nn.Module, x: torch.Tensor, target, layer: nn.Module 
 
 def neuron(channel: int, row: int | None = None, col: int | None = None) -> Callable:
     """A target for ``layer=``: channel ``channel`` at (row, col), or the channel's centre when omitted."""
+    check_scalar(channel, "channel", numbers.Integral, low=0)
+    for value, name in [(row, "row"), (col, "col")]:
+        if value is not None:
+            check_scalar(value, name, numbers.Integral, low=0)
+
     def pick(activation):
         if activation.dim() != 4:
             raise ValueError(f"neuron() expects a conv activation (B,C,H,W); got shape {tuple(activation.shape)}")

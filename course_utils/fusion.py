@@ -27,6 +27,7 @@ import copy
 import functools
 import inspect
 import math
+import numbers
 import operator
 import weakref
 
@@ -35,6 +36,7 @@ import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import check_scalar
 from .models import SamePad
 
 
@@ -182,6 +184,10 @@ _ALIAS_MODULES = (nn.Identity, nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Unflatte
 
 def samepad_offsets(module: nn.Module, H: int, W: int) -> tuple:
     """(top, bottom, left, right) padding that ``module`` adds to an H x W map, read off a map of ones."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a padding torch.nn.Module; got {type(module).__name__}")
+    check_scalar(H, "H", numbers.Integral, low=1)
+    check_scalar(W, "W", numbers.Integral, low=1)
     out = module(torch.ones(1, 1, H, W))
     rows = torch.nonzero(out[0, 0, :, out.shape[-1] // 2]).flatten()
     cols = torch.nonzero(out[0, 0, out.shape[-2] // 2, :]).flatten()
@@ -191,6 +197,14 @@ def samepad_offsets(module: nn.Module, H: int, W: int) -> tuple:
 @torch.no_grad()
 def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d | None) -> tuple:
     """Weight and bias of ``bn(conv(x))`` as one convolution (``bn`` in eval mode), without autograd history."""
+    if not isinstance(conv, nn.Conv2d):
+        raise TypeError(f"conv must be a torch.nn.Conv2d; got {type(conv).__name__}")
+    if bn is not None and not isinstance(bn, nn.BatchNorm2d):
+        raise TypeError(f"bn must be a torch.nn.BatchNorm2d or None; got {type(bn).__name__}")
+    if bn is not None and (bn.training or not bn.track_running_stats):
+        raise ValueError("bn must be in eval mode with running statistics: only then is it a fixed affine map")
+    if bn is not None and bn.num_features != conv.out_channels:
+        raise ValueError(f"bn has {bn.num_features} channels but conv gives {conv.out_channels}")
     if bn is None:
         return conv.weight.detach(), None if conv.bias is None else conv.bias.detach()
     scale = torch.rsqrt(bn.running_var + bn.eps)
@@ -404,6 +418,10 @@ def _structure(model):
 
 def fused_graph(model: nn.Module, rectifiers: bool = True) -> FusedGraph | None:
     """The cached ``FusedGraph`` of ``model`` (re-traced when its structure changed); None if untraceable."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    if not isinstance(rectifiers, bool):
+        raise TypeError(f"rectifiers must be True or False; got {rectifiers!r}")
     structure = _structure(model)
     cache = _GRAPHS.setdefault(model, {})
     if rectifiers not in cache or cache[rectifiers][0] != structure:

@@ -33,7 +33,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .backprop import check_model_input, check_model_matches, in_eval_mode, target_scalar
-from .checks import check_choice, check_scalar, check_tensor
+from .checks import check_array, check_choice, check_scalar, check_tensor
 from .fusion import FusedConv, check_single_input, fused_graph, placeholder_value, samepad_offsets, standard
 from .models import SamePad
 
@@ -218,6 +218,9 @@ class IncrementalOcclusion:
     """
 
     def __init__(self, model: nn.Module, dense_fraction: float = 0.5):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+        check_scalar(dense_fraction, "dense_fraction", low=0, high=1)
         self.fused = fused_graph(model, rectifiers=True)
         if self.fused is None:
             raise ValueError(f"torch.fx cannot trace {type(model).__name__}")
@@ -331,8 +334,7 @@ def occluded_logits(model: nn.Module, image: torch.Tensor, window=32, stride=8, 
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
-    check_choice(method, "method", ["auto", "incremental", "dense"])
-    check_scalar(batch_size, "batch_size", numbers.Integral, low=1)
+    _check_options(method, batch_size, progress)
     check_single_input(model)
     check_model_matches(model, image)
     check_tensor(image, "image", ndim=3)
@@ -393,6 +395,13 @@ def _occluded_logits(model, image, window, stride, baseline, method, batch_size,
     return out.reshape(len(ys), len(xs), *out.shape[1:])
 
 
+def _check_options(method, batch_size, progress):
+    check_choice(method, "method", ["auto", "incremental", "dense"])
+    check_scalar(batch_size, "batch_size", numbers.Integral, low=1)
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be True or False; got {progress!r}")
+
+
 def _targets(model, x, target):
     """Per-image class indices (checked against the output size) and the clean outputs."""
     with torch.no_grad():
@@ -412,8 +421,10 @@ def occlusion(model: nn.Module, x: torch.Tensor, target, window=32, stride=8, ba
     (``f`` the model's output, e.g. logits). ``window``/``stride`` are ints or (h, w) pairs; the
     window covers all channels. ``baseline``: the occluder's value (number, (C,) or (C,H,W)).
     """
+    _check_options(method, batch_size, progress)
     batch, single = check_model_input(model, x)
     (wh, ww), (sh, sw) = _check_window(batch, window, stride)
+    _baseline_tensor(baseline, batch[0])
     with in_eval_mode(model, "occluding"):
         index, clean = _targets(model, batch, target)
         H, W = batch.shape[-2:]
@@ -440,8 +451,10 @@ def occlusion_map(model: nn.Module, x: torch.Tensor, target, window=32, stride=8
     Row ``i``, column ``j`` is the occluder whose top-left corner is at
     ``(occluder_positions(H, ...)[i], occluder_positions(W, ...)[j])``.
     """
+    _check_options(method, batch_size, progress)
     batch, single = check_model_input(model, x)
     (wh, ww), (sh, sw) = _check_window(batch, window, stride)
+    _baseline_tensor(baseline, batch[0])
     with in_eval_mode(model, "occluding"):
         index, _ = _targets(model, batch, target)
         maps = [occluded_logits(model, image, (wh, ww), (sh, sw), baseline, method, batch_size, progress)
@@ -463,6 +476,11 @@ def pointing_game(maps: torch.Tensor, boxes, size: int, window: int, stride: int
     Returns (accuracy, hits as a bool array).
     """
     check_tensor(maps, "maps", ndim=3)
+    if not isinstance(lower_is_better, bool):
+        raise TypeError(f"lower_is_better must be True or False; got {lower_is_better!r}")
+    boxes = check_array(boxes, "boxes", ndim=2, dtype_kind="iuf") if len(boxes) else np.zeros((0, 4))
+    if boxes.shape[1] != 4:
+        raise ValueError(f"each box must be (x0, y0, x1, y1); got boxes of shape {boxes.shape}")
     if len(boxes) != len(maps):
         raise ValueError(f"need one box per map; got {len(boxes)} boxes for {len(maps)} maps")
     centres = map_centres(size, window, stride)
@@ -470,7 +488,7 @@ def pointing_game(maps: torch.Tensor, boxes, size: int, window: int, stride: int
         raise ValueError(f"maps must be ({len(centres)}, {len(centres)}) for size {size}, window {window}, "
                          f"stride {stride}; got {tuple(maps.shape[1:])}")
     flat = maps.flatten(1)
-    best = (flat.argmin(1) if lower_is_better else flat.argmax(1)).numpy()
+    best = (flat.argmin(1) if lower_is_better else flat.argmax(1)).cpu().numpy()
     cy, cx = centres[best // maps.shape[2]], centres[best % maps.shape[2]]
     hits = np.array([x0 <= x < x1 and y0 <= y < y1 for (x0, y0, x1, y1), x, y in zip(boxes, cx, cy)])
     return float(hits.mean()), hits

@@ -194,3 +194,50 @@ def test_bad_input():
         bp.saliency(model, x, 0, layer=nn.ReLU())
     with pytest.raises(TypeError):
         bp.saliency("not a model", x, 0)
+
+
+def test_bad_input_every_helper():
+    model, x = small_cnn(), torch.rand(2, 3, 12, 12)
+    with pytest.raises(ValueError, match="unknown rule 'guide'"):
+        bp.attribute(model, x, 0, rule="guide")
+    with pytest.raises(TypeError, match="layer must be a submodule.*got str"):
+        bp.saliency(model, x, 0, layer="conv1")
+    with pytest.raises(TypeError, match="class indices.*float32"):
+        bp.saliency(model, x, torch.tensor([0.5, 1.0]))
+    with pytest.raises(TypeError, match="class indices.*bool"):
+        bp.saliency(model, x, [True, False])
+    with pytest.raises(ValueError, match="NaN or inf"):
+        bp.saliency(model, torch.full((1, 3, 12, 12), float("nan")), 0)
+    with pytest.raises(TypeError, match="floating-point"):
+        bp.saliency(model, torch.ones(1, 3, 12, 12, dtype=torch.long), 0)
+    with pytest.raises(TypeError, match="x is torch.float64 but the model's parameters are torch.float32"):
+        bp.deconvnet(model, x.double(), 0)
+    with pytest.raises(ValueError, match="callable target must return a scalar"):
+        bp.saliency(model, x, lambda out: out)
+    with pytest.raises(ValueError, match="class-index target needs an output of shape"):
+        bp.saliency(model, x, 0, layer=model[0])
+    with pytest.raises(ValueError, match=r"channel must be in \[0, 5\]"):
+        bp.saliency(model, x, bp.neuron(6), layer=model[0])
+    with pytest.raises(ValueError, match="must lie in the 12x12 map"):
+        bp.saliency(model, x, bp.neuron(0, 12, 0), layer=model[0])
+    with pytest.raises(ValueError, match="conv activation"):
+        bp.saliency(model, x, bp.neuron(0), layer=model[7])
+    with pytest.raises(ValueError, match=r"channel must be in \[0, inf\]"):
+        bp.neuron(-1)
+    with pytest.raises(TypeError, match="row must be an integer"):
+        bp.neuron(0, 1.5)
+    with pytest.raises(TypeError, match="col must be an integer"):
+        bp.neuron(0, 1, "2")
+    with pytest.raises(ValueError, match="unknown rule"):
+        bp.relu_backward_rule(torch.ones(2), torch.ones(2), "nope")
+    with pytest.raises(ValueError, match="same shape"):
+        bp.relu_backward_rule(torch.ones(2), torch.ones(3), "guided")
+    with pytest.raises(TypeError, match="grad_out must be a torch.Tensor"):
+        bp.relu_backward_rule([1.0], torch.ones(1), "guided")
+    with pytest.raises(ValueError, match=r"hi must be in \(0, inf\]"):
+        bp.relu_backward_rule(torch.ones(2), torch.ones(2), "guided", hi=0)
+    with pytest.raises(ValueError, match="unknown rule"):
+        bp.RectifierRule("all")
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        with bp.in_eval_mode("model", "testing"):
+            pass

@@ -1,3 +1,5 @@
+import numbers
+
 import numpy as np
 import pytest
 import torch
@@ -39,3 +41,27 @@ def test_check_scalar_and_choice():
         check_scalar(float("nan"), "k")
     with pytest.raises(ValueError, match="one of"):
         check_choice("x", "mode", ["a", "b"])
+
+
+def test_every_rejection():
+    with pytest.raises(TypeError, match="floating-point.*int64"):
+        check_tensor(torch.zeros(2, dtype=torch.long))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        check_tensor(torch.tensor([1.0, float("inf")]))
+    assert check_tensor(torch.tensor([float("nan")]), allow_nan=True).shape == (1,)
+    with pytest.raises(ValueError, match="at least 1 rows"):
+        check_array(np.zeros(()), min_rows=1)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        check_array(torch.tensor([float("inf")]))
+    with pytest.raises(TypeError, match="numeric dtype"):
+        check_array(np.array([1 + 2j]), dtype_kind="fiu")
+    with pytest.raises(TypeError, match="k must be an integer; got 2.0"):
+        check_scalar(2.0, "k", numbers.Integral)
+    with pytest.raises(TypeError, match="k must be a number; got '2'"):
+        check_scalar("2", "k")
+    with pytest.raises(ValueError, match="finite"):
+        check_scalar(float("inf"), "k")
+    with pytest.raises(ValueError, match=r"\[0, 1\); got 1"):
+        check_scalar(1, "k", low=0, high=1, include_high=False)
+    with pytest.raises(ValueError, match=r"\[-inf, 3\]; got 4"):
+        check_scalar(4, "k", high=3)

@@ -85,3 +85,59 @@ def test_untraceable_model_gives_none():
         def forward(self, x):
             return x if x.sum() > 0 else -x      # data-dependent control flow
     assert fusion.fused_graph(Branchy()) is None
+
+
+def test_bad_input():
+    import pytest
+    from course_utils.models import SamePad
+    conv, bn = nn.Conv2d(3, 4, 3).eval(), nn.BatchNorm2d(4).eval()
+    with pytest.raises(TypeError, match="conv must be a torch.nn.Conv2d"):
+        fusion.fold_batchnorm(nn.Linear(3, 4), bn)
+    with pytest.raises(TypeError, match="bn must be a torch.nn.BatchNorm2d"):
+        fusion.fold_batchnorm(conv, nn.ReLU())
+    with pytest.raises(ValueError, match="eval mode"):
+        fusion.fold_batchnorm(conv, nn.BatchNorm2d(4).train())
+    with pytest.raises(ValueError, match="bn has 5 channels but conv gives 4"):
+        fusion.fold_batchnorm(conv, nn.BatchNorm2d(5).eval())
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        fusion.fused_graph(lambda x: x)
+    with pytest.raises(TypeError, match="rectifiers must be True or False"):
+        fusion.fused_graph(lite_like(), rectifiers="yes")
+    with pytest.raises(TypeError, match="padding torch.nn.Module"):
+        fusion.samepad_offsets("pad", 8, 8)
+    with pytest.raises(ValueError, match=r"H must be in \[1, inf\]"):
+        fusion.samepad_offsets(SamePad(3, 2), 0, 8)
+    with pytest.raises(TypeError, match="W must be an integer"):
+        fusion.samepad_offsets(SamePad(3, 2), 8, 8.0)
+
+
+def test_optional_arguments_and_in_place_operations_are_traced_faithfully():
+    import torch.nn.functional as F
+
+    class Student(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.relu = nn.Conv2d(3, 3, 3, padding=1), nn.ReLU(inplace=True)
+
+        def forward(self, x, scale=None):
+            out = self.conv(x)
+            out += x                      # in place: the conv's output is never read again
+            out = self.relu(out)
+            F.relu(out, inplace=True)
+            out.mul_(2)
+            return out if scale is None else out * scale
+
+    model, x = Student().eval(), torch.randn(2, 3, 6, 6)
+    graph = fusion.fused_graph(model)
+    assert graph.out_of_place == {"relu"}
+    inplace = [n for n in graph.graph.nodes if n.op == "call_method" and n.target.endswith("_")]
+    assert not inplace and all(not n.kwargs.get("inplace") for n in graph.graph.nodes)
+    with torch.no_grad():
+        env = graph.run(model, graph.modules(model), x, keep=True)
+        expected = model(x.clone())
+    assert torch.allclose(env[next(n for n in graph.graph.nodes if n.op == "output")], expected, atol=1e-6)
+    # Nothing was overwritten: every kept value is still what its own node computed.
+    conv = next(n for n in graph.graph.nodes if n.op == "call_module")
+    with torch.no_grad():
+        assert torch.allclose(env[conv], graph.modules(model)[conv.target](x), atol=1e-6)
+    assert model.relu.inplace                           # the model's own module is untouched

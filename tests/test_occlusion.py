@@ -140,3 +140,80 @@ def test_bad_input():
         oc.occlusion(model, x, lambda out: out[:, 0], window=8, stride=8)
     with pytest.raises(ValueError, match="baseline"):
         oc.occlusion(model, x, 0, window=8, stride=8, baseline=torch.zeros(2))
+
+
+def test_progress_bar_ends_at_100_percent(capsys):
+    model, image = photo_cnn(), torch.rand(3, 32, 32)
+    oc.occluded_logits(model, image, 8, 4, batch_size=8, progress=True)
+    err = capsys.readouterr().err
+    assert "100%" in err and "7/7" in err            # 49 positions in batches of 8: the bar stays, full
+
+
+def test_engine_failing_while_running_falls_back_to_dense(monkeypatch):
+    model, image = photo_cnn(), torch.rand(3, 96, 96)
+    expected = oc.occluded_logits(model, image, 32, 32, method="dense")
+
+    def broken(self, region):
+        raise RuntimeError("an operation the engine mishandles")
+    monkeypatch.setattr(oc.IncrementalOcclusion, "run", broken)
+    with pytest.warns(UserWarning, match="cannot run the model for incremental occlusion.*mishandles"):
+        got = oc.occluded_logits(model, image, 32, 32, method="incremental")
+    assert torch.allclose(got, expected, atol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                 # "auto" chose the engine itself: no warning
+        assert torch.allclose(oc.occluded_logits(model, image, 32, 32, method="auto"), expected, atol=1e-6)
+
+
+def test_bad_input_every_helper():
+    model, x = photo_cnn(), torch.rand(1, 3, 32, 32)
+    for call in [lambda **kw: oc.occlusion(model, x, 0, 8, 8, **kw), lambda **kw: oc.occlusion_map(model, x, 0, 8, 8, **kw),
+                 lambda **kw: oc.occluded_logits(model, x[0], 8, 8, **kw)]:
+        with pytest.raises(ValueError, match="unknown method 'fast'"):
+            call(method="fast")
+        with pytest.raises(ValueError, match=r"batch_size must be in \[1, inf\]"):
+            call(batch_size=0)
+        with pytest.raises(TypeError, match="batch_size must be an integer"):
+            call(batch_size=2.5)
+        with pytest.raises(TypeError, match="progress must be True or False"):
+            call(progress="yes")
+        with pytest.raises(TypeError, match="baseline must be a number or a tensor"):
+            call(baseline="black")
+        with pytest.raises(ValueError, match="baseline must be finite"):
+            call(baseline=float("nan"))
+        with pytest.raises(ValueError, match="baseline image must have shape"):
+            call(baseline=torch.zeros(3, 8, 8))
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        oc.occluded_logits("model", x[0], 8, 8)
+    with pytest.raises(ValueError, match="image must be 3-D"):
+        oc.occluded_logits(model, x, 8, 8)
+    with pytest.raises(TypeError, match="x is torch.float64 but the model's parameters are torch.float32"):
+        oc.occlusion(model, x.double(), 0, 8, 8)
+    with pytest.raises(TypeError, match="window must be an integer"):
+        oc.occlusion(model, x, 0, window=8.0, stride=8)
+    with pytest.raises(ValueError, match=r"window must be an int or a pair"):
+        oc.occlusion(model, x, 0, window=(8, 8, 8), stride=8)
+    with pytest.raises(ValueError, match="window and stride must be >= 1"):
+        oc.occlusion_map(model, x, 0, window=(0, 8), stride=8)
+    with pytest.raises(ValueError, match="one class per image"):
+        oc.occlusion(model, torch.rand(2, 3, 32, 32), [0, 1, 2], 8, 8)
+    with pytest.raises(TypeError, match="class indices"):
+        oc.occlusion_map(model, x, torch.tensor([0.5]), 8, 8)
+    with pytest.raises(ValueError, match=r"window \(40\) must not be larger than the image \(32\)"):
+        oc.occluder_positions(32, 40, 8)
+    with pytest.raises(ValueError, match=r"stride must be in \[1, inf\]"):
+        oc.map_centres(32, 8, 0)
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        oc.IncrementalOcclusion(lambda t: t)
+    with pytest.raises(ValueError, match=r"dense_fraction must be in \[0, 1\]"):
+        oc.IncrementalOcclusion(model, dense_fraction=2.0)
+    maps = torch.ones(2, 3, 3)
+    with pytest.raises(ValueError, match="one box per map"):
+        oc.pointing_game(maps, [(0, 0, 4, 4)], 10, 4, 4)
+    with pytest.raises(ValueError, match=r"each box must be \(x0, y0, x1, y1\)"):
+        oc.pointing_game(maps, [(0, 0, 4), (0, 0, 4)], 10, 4, 4)
+    with pytest.raises(ValueError, match="maps must be"):
+        oc.pointing_game(torch.ones(2, 3, 4), [(0, 0, 4, 4)] * 2, 10, 4, 4)
+    with pytest.raises(TypeError, match="lower_is_better must be True or False"):
+        oc.pointing_game(maps, [(0, 0, 4, 4)] * 2, 10, 4, 4, lower_is_better="yes")
+    with pytest.raises(ValueError, match="maps must be 3-D"):
+        oc.pointing_game(maps[0], [(0, 0, 4, 4)], 10, 4, 4)
