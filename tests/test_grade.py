@@ -79,9 +79,9 @@ def tiny_lecture(folder: Path) -> Path:
 
 
 def submission(lecture: Path, folder: Path, name: str, answers: dict | None = None, extra: str = "",
-               drop_imports: bool = False) -> Path:
+               drop_imports: bool = False, last: str = "") -> Path:
     """A student's notebook: the instructor's without raw cells and tests, some answers replaced,
-    and an extra cell after the imports."""
+    an extra cell after the imports and a last cell at the end."""
     nb = json.loads(lecture.read_text())
     cells, question, in_tests = [], None, False
     for cell in nb["cells"]:
@@ -98,6 +98,8 @@ def submission(lecture: Path, folder: Path, name: str, answers: dict | None = No
         cells.append(cell)
     if extra:
         cells.insert(2, _cell("code", extra))
+    if last:
+        cells.append(_cell("code", last))
     nb["cells"] = cells
     path = folder / f"{name}.ipynb"
     path.write_text(json.dumps(nb))
@@ -141,7 +143,7 @@ CHEAT_ALWAYS_EQUAL = """class Anything:
 """
 CHEAT_READ_HIDDEN = """import os, json, zipfile, glob
 _found = []
-for pattern in ['/work/**/99_tiny.ipynb', '/tmp/**/99_tiny.ipynb', '/tmp/**/*autograder*.zip', '/**/99_tiny.ipynb']:
+for pattern in [{lecture_dir!r} + '/**/*.ipynb', '/tmp/**/99_tiny.ipynb', '/tmp/**/*autograder*.zip']:
     _found += glob.glob(pattern, recursive=True)
 for _p in _found:
     try:
@@ -259,7 +261,8 @@ def _grade_batch(base):
     submission(lecture, subs, "escape", extra=ESCAPES.format(
         targets=", ".join(repr(str(p)) for p in escapes.values()), port=server.getsockname()[1]))
     if "cheat_read_hidden" in expected:
-        submission(lecture, subs, "cheat_read_hidden", BLANK, extra=CHEAT_READ_HIDDEN)
+        submission(lecture, subs, "cheat_read_hidden", BLANK, last=CHEAT_READ_HIDDEN.replace(
+            "{lecture_dir!r}", repr(str(lecture.parent))))
     try:
         rows = grade.grade_folder(str(lecture), subs, base / "grades", jobs=2, wall_seconds=25, call_seconds=4,
                                   test_seconds=60, memory_gb=2.0, progress=False)
@@ -359,13 +362,19 @@ def test_sandbox_cannot_touch_the_host(batch):
 
 
 def test_gradebook_says_when_isolation_is_missing(tmp_path):
+    """Without namespaces grading still works and says what is missing; the control shows why it
+    matters: a submission that reads the instructor's notebook off the disk then gains points."""
     lecture = tiny_lecture(tmp_path)
     subs = tmp_path / "subs"
     subs.mkdir()
     submission(lecture, subs, "one")
-    (row,) = grade.grade_folder(str(lecture), subs, tmp_path / "grades", jobs=1, isolate=False, progress=False,
-                                figure=False, wall_seconds=60, call_seconds=10)
-    assert row["scores"] == FULL and row["isolation"].startswith("none")
+    submission(lecture, subs, "reader", BLANK, last=CHEAT_READ_HIDDEN.replace("{lecture_dir!r}",
+                                                                               repr(str(lecture.parent))))
+    rows = grade.grade_folder(str(lecture), subs, tmp_path / "grades", jobs=2, isolate=False, progress=False,
+                              figure=False, wall_seconds=60, call_seconds=10)
+    one, reader = sorted(rows, key=lambda r: r["student"])
+    assert one["scores"] == FULL and one["isolation"].startswith("none")
+    assert reader["total"] > 0 and reader["flags"]
 
 
 # ---- the wire: only data crosses, decoded strictly -------------------------------------------
@@ -449,7 +458,7 @@ def test_plan_of_a_real_lecture():
 
 
 def test_student_names_are_safe_folder_names(tmp_path):
-    assert grade.student_name(Path("../Ann Lee (late).ipynb")) == "Ann_Lee_late_"
+    assert grade.student_name(Path("../Ann Lee (late).ipynb")) == "Ann_Lee_late"
     assert grade.student_name(Path("....ipynb")) == "student"
 
 
