@@ -3,7 +3,7 @@
 Each lecture whose asserted results depend on training or on random data is run top to bottom, as
 a student runs it, with an empty checkpoint cache, once per variant:
 
-* ``seed0`` ... ``seed4``: every training seed shifted by 0-4 (``COURSE_SEED_OFFSET``);
+* ``seed0`` ... ``seed4``: every training seed shifted by 0, 1000, ..., 4000 (``COURSE_SEED_OFFSET``);
 * ``default-kernels``: seed 0 with ``ATEN_CPU_CAPABILITY=default`` (PyTorch's non-vectorised
   kernels: a stand-in for another CPU, whose floating-point paths differ);
 * ``one-thread``: seed 0 with one torch thread (``OMP_NUM_THREADS=1``).
@@ -30,7 +30,8 @@ import numpy as np
 
 from _common import RESULTS, ROOT, print_table, write_results
 
-VARIANTS = {f"seed{k}": {"COURSE_SEED_OFFSET": str(k)} for k in range(5)}
+# Offsets of 1000 keep the seed sets apart: a lecture that trains seeds 0-7 itself gets 1000-1007 next.
+VARIANTS = {f"seed{k}": {"COURSE_SEED_OFFSET": str(1000 * k)} for k in range(5)}
 VARIANTS["default-kernels"] = {"ATEN_CPU_CAPABILITY": "default"}
 VARIANTS["one-thread"] = {"OMP_NUM_THREADS": "1"}
 
@@ -55,6 +56,11 @@ CLAIMS = {
         "Gabor-like fraction, sparse coding minus classification": (
             "cnn_fit.gabor_like.mean() - cls_fit.gabor_like.mean()", ">", 0.3),
         "LeNet-5 test accuracy": ('lenet_info["test_accuracy"]', ">", 0.9),
+    },
+    "03_occlusion": {
+        "shape-classifier test accuracy": ("shape_accuracy", ">", 0.75),
+        "occlusion pointing game": ("pointing", ">", 0.6),
+        "pointing game over chance": ("pointing / chance", ">", 5),
     },
     "04_guided_backprop": {
         "guided minus gradient rank correlation, fc randomised": (
@@ -82,7 +88,7 @@ CLAIMS = {
         "LeNet-300-100 compression ratio": ('{s["net"]: s for s in summary}["lenet300100"]["ratio"]', ">", 40),
         "LeNet-5 compression ratio": ('{s["net"]: s for s in summary}["lenet5"]["ratio"]', ">", 39),
         "worst test-accuracy drop (points)": (
-            'max(100 * (r["accuracy"]["dense"] - r["accuracy"]["compressed"]) for r in runs.values())', "<", 0.3),
+            'max(100 * (r["accuracy"]["dense"] - r["accuracy"]["compressed"]) for r in runs.values())', "<", 1.5),
         "linear-init weight-sharing accuracy": ('init_accuracy["linear"][-1]', ">", 0.9),
     },
     "08_dense_sparse_dense": {
@@ -101,6 +107,8 @@ CLAIMS = {
         "translation accuracy": ("translation", ">", 0.95),
     },
 }
+
+EXECUTED = ROOT / "test-artifacts" / "robustness"   # seed 0's executed notebooks, outputs included
 
 WORKER = r"""
 import json, re, sys, time
@@ -128,6 +136,9 @@ with client.setup_kernel():
     nb.cells.append(probe)
     client.execute_cell(probe, len(nb.cells) - 1)
 text = "".join(o.get("text", "") for o in probe.outputs if o.output_type == "stream")
+if len(sys.argv) > 3:   # keep the executed notebook (outputs included) for reading its prose against its numbers
+    nb.cells.pop()
+    nbformat.write(nb, sys.argv[3])
 values = json.loads(text.split("ROBUSTNESS", 1)[1])
 print("RESULT" + json.dumps({"values": values, "errors": errors, "seconds": seconds}))
 """
@@ -137,13 +148,16 @@ def run_variant(lecture: str, variant: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="robustness-cache-") as cache:
         env = {**os.environ, "COURSE_CACHE_DIR": cache, "PYTHONUNBUFFERED": "1", **VARIANTS[variant]}
         start = time.perf_counter()
+        keep = [str(EXECUTED / f"{lecture}.ipynb")] if variant == "seed0" else []
+        EXECUTED.mkdir(parents=True, exist_ok=True)
         done = subprocess.run([sys.executable, "-c", WORKER, str(ROOT / "notebooks" / f"{lecture}.ipynb"),
-                               json.dumps(CLAIMS[lecture])], capture_output=True, text=True, env=env, cwd=ROOT)
+                               json.dumps(CLAIMS[lecture]), *keep], capture_output=True, text=True, env=env, cwd=ROOT)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT")]
+    settings = {"settings": VARIANTS[variant]}
     if done.returncode != 0 or not lines:
         return {"values": {}, "errors": [f"worker failed: {done.stderr[-1500:]}"],
-                "seconds": time.perf_counter() - start}
-    return json.loads(lines[-1][len("RESULT"):])
+                "seconds": time.perf_counter() - start, **settings}
+    return {**json.loads(lines[-1][len("RESULT"):]), **settings}
 
 
 def summarise(lecture: str, runs: dict) -> dict:
@@ -170,23 +184,38 @@ def main(argv=None) -> dict:
     parser.add_argument("lectures", nargs="*", default=list(CLAIMS), choices=list(CLAIMS), metavar="LECTURE")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
     args = parser.parse_args(argv)
-    previous, lectures = _stored(), {}
-    for lecture in args.lectures:
-        runs = dict(previous.get(lecture, {}).get("runs", {}))
-        for variant in args.variants:
-            runs[variant] = run_variant(lecture, variant)
-            print(f"{lecture} {variant}: {runs[variant]['seconds']:.0f} s, values {runs[variant]['values']}, "
-                  f"errors {runs[variant]['errors']}", flush=True)
-        runs = {v: runs[v] for v in VARIANTS if v in runs}
-        lectures[lecture] = {"runs": runs, **summarise(lecture, runs)}
-    lectures = {**_stored(), **lectures}   # re-read: another run may have stored other lectures meanwhile
+    for variant in args.variants:          # every lecture once before any lecture twice
+        for lecture in args.lectures:
+            run = run_variant(lecture, variant)
+            print(f"{lecture} {variant}: {run['seconds']:.0f} s, values {run['values']}, "
+                  f"errors {run['errors']}", flush=True)
+            store(lecture, variant, run)   # after every run: an interrupted benchmark keeps what it measured
+    return report()
+
+
+def store(lecture: str, variant: str, run: dict) -> None:
+    lectures = _stored()   # re-read: another run may have stored other lectures meanwhile
+    runs = {**lectures.get(lecture, {}).get("runs", {}), variant: run}
+    runs = {v: runs[v] for v in VARIANTS if v in runs}
+    lectures[lecture] = {"runs": runs, **summarise(lecture, runs)}
     lectures = {lec: lectures[lec] for lec in CLAIMS if lec in lectures}
-    rows = [{"lecture": lec, "claim": name, "bound": c["bound"], "mean": _fmt(c["mean"]), "std": _fmt(c["std"]),
-             "worst": _fmt(c["worst"]), "holds": c["holds_on_every_run"]}
-            for lec, data in lectures.items() for name, c in data["claims"].items()]
-    print_table(rows, ["lecture", "claim", "bound", "mean", "std", "worst", "holds"])
+    rows = _rows(lectures)
     write_results("robustness", {"variants": VARIANTS, "lectures": lectures,
-                                 "every_claim_holds": all(r["holds"] for r in rows)})
+                                 "every_claim_holds": all(r["holds"] for r in rows),
+                                 "complete": set(lectures) == set(CLAIMS)
+                                 and all(set(d["runs"]) == set(VARIANTS) for d in lectures.values())})
+
+
+def _rows(lectures: dict) -> list:
+    return [{"lecture": lec, "claim": name, "bound": c["bound"], "mean": _fmt(c["mean"]), "std": _fmt(c["std"]),
+             "worst": _fmt(c["worst"]), "runs": sum(isinstance(v, (int, float)) for v in c["values"].values()),
+             "holds": c["holds_on_every_run"]}
+            for lec, data in lectures.items() for name, c in data["claims"].items()]
+
+
+def report() -> dict:
+    lectures = _stored()
+    print_table(_rows(lectures), ["lecture", "claim", "bound", "mean", "std", "worst", "runs", "holds"])
     return lectures
 
 
