@@ -64,7 +64,8 @@ def row_entropy(distances, beta: float) -> tuple[float, np.ndarray]:
 def binary_search_sigma(D, perplexity: float, tol: float = 1e-5, max_iter: int = 100, chunk: int = 512):
     """Per-point precisions beta_i = 1 / (2 sigma_i^2) such that H(P(.|i)) = log(perplexity) for every i.
 
-    ``D`` is the (N, N) matrix of squared distances. H(beta) falls monotonically from log(N-1) to 0
+    ``D`` is the (N, N) matrix of squared distances, or the (N, k) squared distances from each point
+    to its k nearest neighbours (itself excluded) for a sparse P. H(beta) falls monotonically from log(N-1) to 0
     as beta grows, so each row's root is kept inside a bracket [lo, hi] on u = log(beta). Inside it
     we take Newton steps, dH/du = -beta^2 Var_p(d), which land within ``tol`` in 3-6 steps instead of
     the ~40 of plain bisection; a step that would leave the bracket bisects instead, and no step
@@ -73,13 +74,14 @@ def binary_search_sigma(D, perplexity: float, tol: float = 1e-5, max_iter: int =
     """
     D = np.asarray(D, dtype=np.float64)
     n = len(D)
+    full = D.shape[1] == n  # (N, N); otherwise (N, k): distances to k neighbours, self excluded
     target = np.log(perplexity)
-    k = min(n - 1, max(1, int(perplexity)))
+    k = min(D.shape[1] - 1, max(1, int(perplexity)))
     beta, n_iter = np.empty(n), 0
     for start in range(0, n, chunk):
         d = D[start:start + chunk].copy()
         m = len(d)
-        self_ = (np.arange(m), np.arange(start, start + m))
+        self_ = (np.arange(m), np.arange(start, start + m)) if full else (slice(0), slice(0))
         d[self_] = np.inf
         d -= d.min(axis=1, keepdims=True)  # shift each row so its nearest neighbour is at 0
         d[self_] = 0.0
@@ -92,7 +94,8 @@ def binary_search_sigma(D, perplexity: float, tol: float = 1e-5, max_iter: int =
             ur = u[rows]
             b = np.exp(ur)
             p = np.exp(-b[:, None] * dr)
-            p[np.arange(len(rows)), start + rows] = 0.0  # a point is not its own neighbour
+            if full:
+                p[np.arange(len(rows)), start + rows] = 0.0  # a point is not its own neighbour
             s = p.sum(axis=1)
             p *= dr
             m1 = p.sum(axis=1) / s                 # E_p[d]
@@ -118,6 +121,9 @@ def conditional_probabilities(D, perplexity: float, tol: float = 1e-5, overwrite
 
     With ``overwrite=True`` the float64 ``D`` is turned into P in place (saves an N x N copy).
     """
+    D = _check_distances(D)
+    _check_perplexity(perplexity, len(D))
+    check_scalar(tol, "tol", numbers.Real, low=0, include_low=False)
     beta, _ = binary_search_sigma(D, perplexity, tol=tol)
     P = np.asarray(D, dtype=np.float64) if overwrite else np.array(D, dtype=np.float64)
     np.fill_diagonal(P, np.inf)  # exp(-inf) = 0: P(i|i) = 0
@@ -130,7 +136,22 @@ def conditional_probabilities(D, perplexity: float, tol: float = 1e-5, overwrite
 
 def _check_X(X, name="X"):
     X = check_array(X, name, ndim=2, min_rows=5)
+    if X.shape[1] == 0:
+        raise ValueError(f"{name} needs at least one feature (column); got shape {X.shape}")
     return X
+
+
+def _check_distances(D):
+    """A dense, square, finite, non-negative matrix of squared distances (as float64)."""
+    if hasattr(D, "tocsr") or type(D).__module__.startswith("scipy.sparse"):
+        raise TypeError("D must be a dense (N, N) array of squared distances; got a scipy sparse matrix "
+                        f"({type(D).__name__}). Pass D.toarray(), or a kNN graph to TSNE(method='fft')")
+    D = check_array(D, "D (squared distances)", ndim=2, min_rows=3)
+    if D.shape[0] != D.shape[1]:
+        raise ValueError(f"D (squared distances) must be square (N, N); got shape {D.shape}")
+    if D.min() < 0:
+        raise ValueError(f"D (squared distances) must be non-negative; got a minimum of {D.min():.3g}")
+    return D
 
 
 def _check_perplexity(perplexity, n):
@@ -235,13 +256,20 @@ class _Gradient:
         self.groups = [tiles[t::n_threads] for t in range(n_threads)]
         self.pool = ThreadPoolExecutor(n_threads) if n_threads > 1 else None
 
-    def _work(self, tiles, A, B, Y1, with_kl):
+    def _work(self, tiles, A, B, Y1, with_kl, far_out):
         att = np.zeros(Y1.shape, np.float32)  # sum_j p_ij w_ij [y_j, 1]
         rep = np.zeros(Y1.shape, np.float32)  # sum_j w_ij^2 [y_j, 1]
         Z = p_log_w = 0.0
         for (i0, i1), (j0, j1), Pt in tiles:
             twice = 1.0 if i0 == j0 else 2.0  # an off-diagonal tile stands for itself and its transpose
             W = A[i0:i1] @ B[j0:j1].T            # 1 + |y_i - y_j|^2, as one small matrix product
+            # The expansion rounds off about |y|^2 * 6e-8: on the diagonal, where it should be
+            # exactly 1, and far from the origin, where it can even fall below 0 (log w = NaN).
+            # The embedding is centred; only if it is still far out (|y| > 100) do we pay for a clamp.
+            if i0 == j0:
+                np.fill_diagonal(W, 1.0)
+            if far_out:
+                np.maximum(W, 1.0, out=W)
             np.divide(1.0, W, out=W)             # Student-t kernel w_ij
             if with_kl:
                 p_log_w += twice * float(np.vdot(Pt, np.log(W)))
@@ -259,16 +287,20 @@ class _Gradient:
 
     def __call__(self, Y, exaggeration: float = 1.0, with_kl: bool = False):
         """(gradient (N, d) float32, KL(P||Q) or None) at the float32 embedding Y (N, d)."""
+        # Gradient and KL depend only on differences y_i - y_j: centring first keeps |y|^2 small,
+        # so that the expansion below loses fewer digits.
+        Y = Y - Y.mean(axis=0)
         sq = np.einsum("ij,ij->i", Y, Y)[:, None]
         one = np.ones((self.n, 1), np.float32)
         # [y_i, |y_i|^2, 1] . [-2 y_j, 1, 1 + |y_j|^2] = 1 + |y_i - y_j|^2
         A = np.hstack([Y, sq, one])
         B = np.hstack([-2.0 * Y, one, sq + 1.0])
         Y1 = np.hstack([Y, one])
+        far_out = bool(sq.max() > 1e4)
         if self.pool is None:
-            parts = [self._work(self.groups[0], A, B, Y1, with_kl)]
+            parts = [self._work(self.groups[0], A, B, Y1, with_kl, far_out)]
         else:
-            parts = list(self.pool.map(lambda g: self._work(g, A, B, Y1, with_kl), self.groups))
+            parts = list(self.pool.map(lambda g: self._work(g, A, B, Y1, with_kl, far_out), self.groups))
         att, rep, Z, p_log_w = (sum(part[k] for part in parts) for k in range(4))
         d = Y.shape[1]
         grad = exaggeration * (Y * att[:, d:] - att[:, :d]) - (Y * rep[:, d:] - rep[:, :d]) / Z
@@ -281,37 +313,340 @@ class _Gradient:
             self.pool.shutdown()
 
 
+# ----------------------------------------------------------------------------- approximate t-SNE, for large N
+#
+# Exact t-SNE needs all N^2 pairs twice over: in P and in the repulsion. Two ideas remove both.
+# 1. A sparse P. P(j|i) of a point falls off like a Gaussian: beyond its ~3 x perplexity nearest
+#    neighbours it is negligible, so P keeps only those (van der Maaten, 2014): N x k numbers.
+# 2. An approximate repulsion. sum_j w_ij^2 (y_i - y_j) and Z = sum_ij w_ij are smooth sums over
+#    all pairs, i.e. convolutions of the points with a kernel. Spread each point's charge onto a
+#    regular grid by polynomial interpolation, convolve on the grid by FFT, and interpolate the
+#    result back at the points: O(N + G log G) for a grid of G nodes (Linderman et al., 2019,
+#    FIt-SNE; what openTSNE does above 10,000 points).
+
+
+def nearest_neighbors(X, k: int, batch: int = 1024, device=None):
+    """Exact k nearest neighbours of every row of ``X`` (N, D), itself excluded.
+
+    Returns (indices (N, k) int64, squared distances (N, k) float64), nearest first. Brute force
+    in row blocks: a (batch, N) block of distances, then its k smallest per row (torch.topk);
+    the chosen distances are recomputed exactly in float64. On ``device`` ("cuda", ...) if given.
+    """
+    import torch
+    X = check_array(X, "X", ndim=2)
+    n = len(X)
+    check_scalar(k, f"n_neighbors (for N={n} points)", numbers.Integral, low=1, high=n - 1)
+    X64 = np.asarray(X, dtype=np.float64)
+    Xt = torch.as_tensor((X64 - X64.mean(axis=0)).astype(np.float32), device=device)
+    sq = (Xt * Xt).sum(1)
+    indices = np.empty((n, k), dtype=np.int64)
+    for start in range(0, n, batch):
+        rows = slice(start, min(start + batch, n))
+        # |x_i - x_j|^2 = |x_i|^2 + (|x_j|^2 - 2 x_i.x_j): the first term is the same along a row,
+        # so the ranking needs only the second, one fused matrix product.
+        d = torch.addmm(sq[None, :], Xt[rows], Xt.T, alpha=-2.0)
+        d[torch.arange(d.shape[0]), torch.arange(rows.start, rows.stop)] = float("inf")  # not itself
+        indices[rows] = torch.topk(d, k, dim=1, largest=False, sorted=True).indices.cpu().numpy()
+    distances = np.empty((n, k))
+    for start in range(0, n, batch):
+        rows = slice(start, start + batch)
+        distances[rows] = ((X64[rows, None, :] - X64[indices[rows]]) ** 2).sum(-1)
+    return indices, distances
+
+
+def _check_knn(knn, n: int):
+    """A precomputed kNN graph: (indices (N, k), squared distances (N, k)), as nearest_neighbors returns."""
+    if not isinstance(knn, (tuple, list)) or len(knn) != 2:
+        raise TypeError("knn must be a pair (indices, squared distances) of (N, k) arrays, as "
+                        f"tsne.nearest_neighbors returns; got {type(knn).__name__}")
+    indices = check_array(knn[0], "knn indices", ndim=2, dtype_kind="iu")
+    distances = check_array(knn[1], "knn distances", ndim=2)
+    if indices.shape[0] != n or distances.shape != indices.shape:
+        raise ValueError(f"knn indices and distances must both have shape (N, k) with N = {n}; "
+                         f"got {indices.shape} and {distances.shape}")
+    if indices.shape[1] >= n:
+        raise ValueError(f"knn has k = {indices.shape[1]} neighbours for N = {n} points; k must be < N")
+    if indices.min() < 0 or indices.max() >= n:
+        raise ValueError(f"knn indices must lie in [0, {n - 1}]; got [{indices.min()}, {indices.max()}]")
+    if (indices == np.arange(n)[:, None]).any():
+        raise ValueError("knn lists a point as its own neighbour; exclude it")
+    if distances.min() < 0:
+        raise ValueError(f"knn distances must be non-negative squared distances; got {distances.min():.3g}")
+    return indices.astype(np.int64), distances.astype(np.float64)
+
+
+def sparse_joint_probabilities(X=None, perplexity: float = 30.0, n_neighbors: int | None = None, knn=None):
+    """P({i,j}) over each point's nearest neighbours only, as a symmetric scipy CSR matrix (sums to 1).
+
+    The same recipe as ``joint_probabilities``, restricted to ``n_neighbors`` (default
+    min(N - 1, 3 x perplexity)) neighbours per point: sigma_i by the same search, P(j|i) = 0
+    beyond the neighbours, then (P(j|i) + P(i|j)) / 2N. ``knn`` = (indices, squared distances)
+    replaces the neighbour search (then ``X`` may be None).
+    """
+    import scipy.sparse
+    if knn is None:
+        X = _check_X(X)
+        n = len(X)
+        k = _check_n_neighbors(n_neighbors, perplexity, n)
+        knn = nearest_neighbors(X, k)
+    else:
+        n = len(knn[0]) if X is None else len(_check_X(X))
+        knn = _check_knn(knn, n)
+        _check_n_neighbors(knn[0].shape[1], perplexity, n)
+    indices, distances = knn
+    perplexity = _check_perplexity(perplexity, n)
+    beta, _ = binary_search_sigma(distances, perplexity)
+    P = np.exp(-beta[:, None] * (distances - distances.min(axis=1, keepdims=True)))
+    P /= P.sum(axis=1, keepdims=True)
+    rows = np.repeat(np.arange(n), indices.shape[1])
+    P = scipy.sparse.csr_matrix((P.ravel(), (rows, indices.ravel())), shape=(n, n))
+    P = (P + P.T).tocsr() / (2.0 * n)
+    P.sort_indices()
+    return P
+
+
+def _check_n_neighbors(n_neighbors, perplexity, n: int) -> int:
+    if n_neighbors is None or (isinstance(n_neighbors, str) and n_neighbors == "auto"):
+        return int(min(n - 1, max(3 * float(perplexity), 1)))
+    check_scalar(n_neighbors, f"n_neighbors (for N={n} points)", numbers.Integral, low=1, high=n - 1)
+    if n_neighbors <= perplexity:
+        raise ValueError(f"n_neighbors must exceed the perplexity ({perplexity}) so that every row can "
+                         f"reach it; got {n_neighbors} (3 x perplexity is usual)")
+    return int(n_neighbors)
+
+
+def sparse_kl_divergence(P, Y, Z: float | None = None) -> float:
+    """KL(P || Q) for a sparse P (scipy matrix): sum over stored p_ij of p log p - p log w, + log Z.
+
+    ``Z`` = sum_{i != j} w_ij; computed exactly in blocks (O(N^2) time, O(N) memory) if not given.
+    """
+    import scipy.sparse
+    P = scipy.sparse.coo_matrix(P)
+    Y = np.asarray(Y, dtype=np.float64)
+    p = P.data
+    keep = p > 0
+    d = ((Y[P.row[keep]] - Y[P.col[keep]]) ** 2).sum(1)
+    p = p[keep]
+    if Z is None:
+        Z, sq = 0.0, np.einsum("ij,ij->i", Y, Y)
+        for start in range(0, len(Y), 1024):
+            D = np.maximum(sq[start:start + 1024, None] + sq[None] - 2 * Y[start:start + 1024] @ Y.T, 0.0)
+            Z += (1.0 / (1.0 + D)).sum() - min(1024, len(Y) - start)  # minus the diagonal w_ii = 1
+    return float(np.sum(p * np.log(p)) + np.sum(p * np.log1p(d)) + np.log(Z))
+
+
+def lagrange_weights(t, n_nodes: int) -> np.ndarray:
+    """Weights (len(t), n_nodes) of the Lagrange polynomials through nodes 0, 1, ..., n_nodes-1 at t."""
+    W = np.ones((len(t), n_nodes))
+    for k in range(n_nodes):
+        for m in range(n_nodes):
+            if m != k:
+                W[:, k] *= (t - m) / (k - m)
+    return W
+
+
+def fft_repulsion(Y, n_interpolation_points: int = 3, min_num_intervals: int = 50,
+                  ints_in_interval: float = 1.0):
+    """FFT-interpolated repulsion of a 2-D embedding: (R, Z) with R_i ~ sum_j w_ij^2 (y_i - y_j),
+    Z ~ sum_{i != j} w_ij, w_ij = 1 / (1 + |y_i - y_j|^2) (Linderman et al., 2019).
+
+    The square around Y is cut into boxes of side at most 1 / ``ints_in_interval`` (at least
+    ``min_num_intervals`` per side), each with ``n_interpolation_points`` equispaced nodes per side.
+    Each point spreads its charges (1, y_i) onto the nodes of its box with Lagrange weights; the
+    nodes interact exactly, by a circular convolution on the grid done by FFT (the kernel is
+    padded to twice the grid, so nothing wraps around); the result is interpolated back with the
+    same weights. More nodes per box or smaller boxes: more accurate, slower.
+    """
+    import scipy.fft
+    Y = np.asarray(Y, dtype=np.float64)
+    n, p = len(Y), n_interpolation_points
+    lo = Y.min(axis=0)
+    span = float((Y.max(axis=0) - lo).max()) * (1 + 1e-9) + 1e-9
+    n_boxes = int(max(min_num_intervals, np.ceil(span * ints_in_interval)))
+    h = span / n_boxes                 # box side
+    G = n_boxes * p                    # nodes per side; node g sits at lo + (g + 0.5) h / p
+    # Interpolation: box of each point, position in its box in node units, weights per axis.
+    u = (Y - lo) / h
+    box = np.minimum(u.astype(np.int64), n_boxes - 1)
+    t = (u - box) * p - 0.5
+    wx, wy = lagrange_weights(t[:, 0], p), lagrange_weights(t[:, 1], p)
+    gx, gy = box[:, :1] * p + np.arange(p), box[:, 1:] * p + np.arange(p)
+    node = (gx[:, :, None] * G + gy[:, None, :]).reshape(n, p * p)     # flat node index
+    weight = (wx[:, :, None] * wy[:, None, :]).reshape(n, p * p)
+    # Charges: (1, y1, y2) meet the kernel w^2, and 1 meets w (for Z).
+    charges = np.stack([np.ones(n), Y[:, 0], Y[:, 1], np.ones(n)])
+    grid = np.stack([np.bincount(node.ravel(), (weight * q[:, None]).ravel(), G * G) for q in charges])
+    # float32 on the grid: twice as fast, and its rounding (1e-7) is far below the interpolation's.
+    L = scipy.fft.next_fast_len(2 * G, real=True)
+    offset = np.minimum(np.arange(L), L - np.arange(L)).astype(np.float32) * np.float32(h / p)
+    w = 1.0 / (1.0 + offset[:, None] ** 2 + offset[None, :] ** 2)  # circular node distances
+    kernels = scipy.fft.rfft2(np.stack([w * w, w]), workers=-1)
+    spectra = scipy.fft.rfft2(grid.reshape(4, G, G).astype(np.float32), s=(L, L), workers=-1)
+    spectra[:3] *= kernels[0]
+    spectra[3] *= kernels[1]
+    potential = scipy.fft.irfft2(spectra, s=(L, L), workers=-1)[:, :G, :G].reshape(4, G * G)
+    phi = np.einsum("nk,cnk->cn", weight, potential[:, node])     # back at the points
+    # sum_j w_ij^2 (y_i - y_j) = y_i phi_1 - phi_y (the j = i terms cancel); Z without the N w_ii = 1.
+    R = Y * phi[0][:, None] - phi[1:3].T
+    return R, float(phi[3].sum() - n)
+
+
+class _SparseGradient:
+    """The t-SNE gradient with a sparse P and the FFT repulsion: same interface as ``_Gradient``.
+
+    Attraction: 4 alpha sum_j p_ij w_ij (y_i - y_j) over the stored pairs only. P is symmetric,
+    so each pair {i,j} is visited once (its upper triangle) and acts on both its points.
+    Repulsion: -4 R_i / Z from ``fft_repulsion``.
+    """
+
+    def __init__(self, P, n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1.0, device=None):
+        import scipy.sparse
+        U = scipy.sparse.triu(P, k=1).tocsr()
+        self.n = P.shape[0]
+        self.counts = np.diff(U.indptr)
+        self.cols = U.indices.astype(np.int32)
+        self.p = U.data.astype(np.float32)
+        self.M = scipy.sparse.csr_matrix((self.p.copy(), U.indices, U.indptr), shape=U.shape)
+        self.p_log_p = 2.0 * float(np.sum(U.data * np.log(U.data)))  # both triangles
+        self.fft = dict(n_interpolation_points=n_interpolation_points, min_num_intervals=min_num_intervals,
+                        ints_in_interval=ints_in_interval)
+        self.device = device
+
+    def attraction(self, Y):
+        """(A, d2): A_i = sum_j p_ij w_ij (y_i - y_j) over the stored pairs, float32."""
+        d2 = np.zeros(len(self.cols), np.float32)
+        for k in range(Y.shape[1]):
+            yk = np.ascontiguousarray(Y[:, k])
+            diff = np.repeat(yk, self.counts) - yk[self.cols]   # y_ik - y_jk for every stored pair
+            d2 += diff * diff
+        self.M.data = self.p / (1.0 + d2)                       # p_ij w_ij
+        Y1 = np.hstack([Y, np.ones((self.n, 1), np.float32)])
+        s = self.M @ Y1 + self.M.T @ Y1                         # both triangles: [sum_j pw_ij y_j, sum_j pw_ij]
+        return Y * s[:, -1:] - s[:, :-1], d2
+
+    def __call__(self, Y, exaggeration: float = 1.0, with_kl: bool = False):
+        A, d2 = self.attraction(Y)
+        if self.device is None or self.device.type == "cpu":
+            R, Z = fft_repulsion(Y, **self.fft)
+        else:
+            R, Z = fft_repulsion_torch(Y, device=self.device, **self.fft)
+        grad = 4.0 * (exaggeration * A - R / Z)
+        kl = None
+        if with_kl:  # KL = sum p log p - sum p log w + log Z, over both triangles
+            kl = self.p_log_p + 2.0 * float(np.vdot(self.p, np.log1p(d2))) + np.log(Z)
+        return grad.astype(np.float32), kl
+
+    def close(self):
+        pass
+
+
+def fft_repulsion_torch(Y, device, n_interpolation_points: int = 3, min_num_intervals: int = 50,
+                        ints_in_interval: float = 1.0):
+    """``fft_repulsion`` in torch on ``device`` (cuda or mps): the same steps, line for line."""
+    import torch
+    Y = torch.as_tensor(np.asarray(Y, dtype=np.float32), device=device)
+    n, p = len(Y), n_interpolation_points
+    lo = Y.min(0).values
+    span = float((Y.max(0).values - lo).max()) * (1 + 1e-6) + 1e-6
+    n_boxes = int(max(min_num_intervals, np.ceil(span * ints_in_interval)))
+    h = span / n_boxes
+    G = n_boxes * p
+    u = (Y - lo) / h
+    box = u.long().clamp(max=n_boxes - 1)
+    t = (u - box) * p - 0.5
+    nodes = torch.arange(p, device=device)
+    wx, wy = (torch.ones(n, p, device=device) for _ in range(2))
+    for k in range(p):
+        for m in range(p):
+            if m != k:
+                wx[:, k] *= (t[:, 0] - m) / (k - m)
+                wy[:, k] *= (t[:, 1] - m) / (k - m)
+    gx, gy = box[:, :1] * p + nodes, box[:, 1:] * p + nodes
+    node = (gx[:, :, None] * G + gy[:, None, :]).reshape(n, p * p)
+    weight = (wx[:, :, None] * wy[:, None, :]).reshape(n, p * p)
+    charges = torch.stack([torch.ones(n, device=device), Y[:, 0], Y[:, 1], torch.ones(n, device=device)])
+    grid = torch.zeros(4, G * G, device=device).index_add_(1, node.ravel(), (weight[None] * charges[:, :, None]).reshape(4, -1))
+    L = 2 * G
+    idx = torch.arange(L, device=device)
+    offset = torch.minimum(idx, L - idx).float() * (h / p)
+    w = 1.0 / (1.0 + offset[:, None] ** 2 + offset[None, :] ** 2)
+    kernels = torch.fft.rfft2(torch.stack([w * w, w]))
+    spectra = torch.fft.rfft2(grid.reshape(4, G, G), s=(L, L))
+    spectra = spectra * torch.stack([kernels[0]] * 3 + [kernels[1]])
+    potential = torch.fft.irfft2(spectra, s=(L, L))[:, :G, :G].reshape(4, G * G)
+    phi = (weight[None] * potential[:, node]).sum(-1)
+    R = Y * phi[0][:, None] - phi[1:3].T
+    return R.cpu().numpy().astype(np.float64), float(phi[3].sum()) - n
+
+
 # ----------------------------------------------------------------------------- the estimator
 
 
+def _clip_rows(update, max_norm: float):
+    """Scale down, in place, every row of ``update`` longer than ``max_norm`` to that length."""
+    norms = np.sqrt(np.einsum("ij,ij->i", update, update))
+    too_long = norms > max_norm
+    if too_long.any():
+        update[too_long] *= (max_norm / norms[too_long])[:, None]
+
+
+# method="auto": exact up to here (benchmarks/tsne.py: at N = 5,000 exact still matched openTSNE's
+# time on one thread); beyond, the sparse P and the FFT repulsion.
+EXACT_MAX_N = 5000
+
+
 class TSNE:
-    """Exact t-SNE (van der Maaten & Hinton, 2008) following scikit-learn's estimator conventions.
+    """t-SNE (van der Maaten & Hinton, 2008) following scikit-learn's estimator conventions.
 
     Parameters
     ----------
-    n_components : dimension of the embedding (>= 1).
+    n_components : dimension of the embedding (>= 1; 2 for method="fft").
     perplexity : effective number of neighbours; 1 < perplexity < N - 1.
+    method : "exact" (dense P, all pairs), "fft" (P over the nearest neighbours and the
+        FFT-interpolated repulsion, ``fft_repulsion``), or "auto": exact up to
+        ``EXACT_MAX_N`` points, fft beyond.
+    n_neighbors : neighbours per point in the sparse P (method="fft"): "auto" = 3 x perplexity.
+    n_interpolation_points, min_num_intervals, ints_in_interval : accuracy of ``fft_repulsion``
+        (openTSNE's names and defaults).
+    device : "auto" (cuda, then mps, else cpu), or a torch device, for the neighbour search and
+        the FFT repulsion (method="fft"). The exact method always runs on the CPU.
     n_iter : maximum number of gradient steps, early exaggeration included.
     early_exaggeration, n_iter_early : P is multiplied by ``early_exaggeration`` for the first
         ``n_iter_early`` steps so that clusters gather before the fine structure settles.
     learning_rate : a number, or "auto": N / early_exaggeration while exaggerating (Belkina et al.,
         2019) and N / 4 afterwards (the step openTSNE takes; our gradient keeps the factor 4).
+        A number is the step after exaggeration; while exaggerating it is capped at
+        N / early_exaggeration, the largest step for which the exaggerated phase contracts
+        clusters instead of oscillating (Linderman & Steinerberger, 2019). Without the cap a
+        fixed rate that is large for N (100 for 80 points) flings points apart in the first steps.
     momentum : (during exaggeration, afterwards).
+    max_step_norm : no point moves farther than this in one step (openTSNE's default, 5), a guard
+        against single points shooting off after a large gradient; ``None`` turns it off.
     tol : stop once KL(P||Q) fell by less than this fraction over the last ``check_every`` steps
-        (checked only after exaggeration); 0 runs all ``n_iter`` steps.
-    init : "pca" (deterministic and keeps the global layout) or "random".
+        (checked only after exaggeration; a KL that rose does not count as converged); 0 runs all
+        ``n_iter`` steps.
+    init : "pca" (deterministic and keeps the global layout), "random", or an (N, n_components)
+        array used as given (as scikit-learn and openTSNE do; for t-SNE's usual start, scale it to
+        a standard deviation of about 1e-4).
     random_state : seed for init="random" (the run is deterministic either way).
     snapshot_every : keep (step, embedding, KL) every that many steps in ``snapshots_``.
     n_jobs : threads for the gradient. On a busy 2-core machine 1 is often as fast as 2.
 
     Attributes: ``embedding_`` (N, n_components), ``kl_divergence_`` (KL(P||Q) of the final
-    embedding without exaggeration, in float64), ``n_iter_`` (steps taken), ``P_``, ``snapshots_``.
+    embedding without exaggeration; exact in float64 for method="exact", with the sparse P and the
+    FFT estimate of Z for "fft"), ``n_iter_`` (steps taken), ``method_`` (the method used),
+    ``P_`` (dense array, or scipy CSR for "fft"), ``snapshots_``, ``kl_history_``.
+
+    ``fit(X, knn=(indices, squared distances))`` uses a precomputed kNN graph (method="fft").
     """
 
     def __init__(self, n_components: int = 2, perplexity: float = 30.0, n_iter: int = 1000,
                  early_exaggeration: float = 12.0, n_iter_early: int = 75, learning_rate="auto",
-                 momentum=(0.5, 0.9), tol: float = 3e-3, check_every: int = 50, init: str = "pca",
-                 random_state: int = 0, snapshot_every: int | None = None, n_jobs: int = 1):
+                 momentum=(0.5, 0.9), max_step_norm: float | None = 5.0, tol: float = 3e-3,
+                 check_every: int = 50, init="pca", random_state: int = 0,
+                 snapshot_every: int | None = None, n_jobs: int = 1, method: str = "auto",
+                 n_neighbors="auto", n_interpolation_points: int = 3, min_num_intervals: int = 50,
+                 ints_in_interval: float = 1.0, device="auto"):
         self.n_components = n_components
         self.perplexity = perplexity
         self.n_iter = n_iter
@@ -319,12 +654,25 @@ class TSNE:
         self.n_iter_early = n_iter_early
         self.learning_rate = learning_rate
         self.momentum = momentum
+        self.max_step_norm = max_step_norm
         self.tol = tol
         self.check_every = check_every
         self.init = init
         self.random_state = random_state
         self.snapshot_every = snapshot_every
         self.n_jobs = n_jobs
+        self.method = method
+        self.n_neighbors = n_neighbors
+        self.n_interpolation_points = n_interpolation_points
+        self.min_num_intervals = min_num_intervals
+        self.ints_in_interval = ints_in_interval
+        self.device = device
+
+    def _choose_method(self, n: int) -> str:
+        check_choice(self.method, "method", ["auto", "exact", "fft"])
+        if self.method == "auto":
+            return "exact" if n <= EXACT_MAX_N else "fft"
+        return self.method
 
     def _validate(self, X):
         X = _check_X(X)
@@ -341,14 +689,44 @@ class TSNE:
             check_scalar(m, "momentum", numbers.Real, low=0, high=1, include_high=False)
         check_scalar(self.tol, "tol", numbers.Real, low=0)
         check_scalar(self.check_every, "check_every", numbers.Integral, low=1)
-        check_choice(self.init, "init", ["pca", "random"])
+        if self.max_step_norm is not None:
+            check_scalar(self.max_step_norm, "max_step_norm", numbers.Real, low=0, include_low=False)
+        if isinstance(self.init, str):
+            check_choice(self.init, "init", ["pca", "random"])
+        else:
+            init = check_array(self.init, "init", ndim=2)
+            if init.shape != (len(X), self.n_components):
+                raise ValueError(f"init must have shape (N, n_components) = {(len(X), self.n_components)}; "
+                                 f"got {init.shape}")
         check_scalar(self.random_state, "random_state", numbers.Integral)
         if self.snapshot_every is not None:
             check_scalar(self.snapshot_every, "snapshot_every", numbers.Integral, low=1)
         check_scalar(self.n_jobs, "n_jobs", numbers.Integral, low=1)
+        method = self._choose_method(len(X))
+        if method == "fft":
+            if self.n_components != 2:
+                raise ValueError(f"method='fft' embeds in 2-D; got n_components={self.n_components} "
+                                 "(use method='exact')")
+            _check_n_neighbors(self.n_neighbors, self.perplexity, len(X))
+            check_scalar(self.n_interpolation_points, "n_interpolation_points", numbers.Integral, low=2)
+            check_scalar(self.min_num_intervals, "min_num_intervals", numbers.Integral, low=1)
+            check_scalar(self.ints_in_interval, "ints_in_interval", numbers.Real, low=0, include_low=False)
         return np.asarray(X, dtype=np.float64)
 
+    def _torch_device(self):
+        import torch
+        if isinstance(self.device, str) and self.device == "auto":
+            from .train import pick_device
+            return pick_device()
+        try:
+            return torch.device(self.device)
+        except (RuntimeError, TypeError) as error:
+            raise ValueError(f"device must be 'auto' or a torch device such as 'cpu' or 'cuda'; "
+                             f"got {self.device!r}") from error
+
     def _initial_embedding(self, X):
+        if not isinstance(self.init, str):
+            return np.array(self.init, dtype=np.float64)
         if self.init == "pca":
             Xc = X - X.mean(axis=0)
             if Xc.shape[1] <= len(Xc):  # top eigenvectors of the D x D scatter: cheaper than an SVD when N >> D
@@ -365,20 +743,39 @@ class TSNE:
         # Start tiny (std 1e-4 along the first axis): all points attract before any repel.
         return Y / max(np.std(Y[:, 0]), 1e-12) * 1e-4
 
-    def fit_transform(self, X, y=None):
-        """Embed ``X`` (N, D) and return the (N, n_components) float64 embedding."""
+    def fit_transform(self, X, y=None, knn=None):
+        """Embed ``X`` (N, D) and return the (N, n_components) float64 embedding.
+
+        ``knn``: optional precomputed (indices, squared distances), both (N, k), for method="fft".
+        """
         X = self._validate(X)
         n = len(X)
-        self.P_ = joint_probabilities(X, self.perplexity)
+        self.method_ = self._choose_method(n)
+        if self.method_ == "exact":
+            if knn is not None:
+                raise ValueError("knn is used by method='fft' only; the exact method needs all pairs")
+            self.P_ = joint_probabilities(X, self.perplexity)
+            gradient = _Gradient(self.P_, n_threads=self.n_jobs)
+            kl_of = lambda Y: kl_divergence(self.P_, Y)  # noqa: E731
+        else:
+            device = self._torch_device()
+            if knn is None:
+                k = _check_n_neighbors(self.n_neighbors, self.perplexity, n)
+                knn = nearest_neighbors(X, k, device=device)
+            self.P_ = sparse_joint_probabilities(X, self.perplexity, knn=knn)
+            gradient = _SparseGradient(self.P_, self.n_interpolation_points, self.min_num_intervals,
+                                       self.ints_in_interval, device=device)
+            kl_of = lambda Y: gradient(np.asarray(Y, np.float32), with_kl=True)[1]  # noqa: E731
         auto = isinstance(self.learning_rate, str)
-        rate_early = n / self.early_exaggeration if auto else float(self.learning_rate)
+        rate_early = n / self.early_exaggeration  # "auto", and the cap on a fixed rate (see the docstring)
+        if not auto:
+            rate_early = min(rate_early, float(self.learning_rate))
         rate_late = n / 4.0 if auto else float(self.learning_rate)
         Y = self._initial_embedding(X).astype(np.float32)
         update = np.zeros_like(Y)
         gains = np.ones_like(Y)
         self.snapshots_, self.kl_history_ = [], []
         last_kl = np.inf
-        gradient = _Gradient(self.P_, n_threads=self.n_jobs)
         try:
             # BLAS would start its own threads for each small tile product; ours are enough.
             with threadpool_limits(1, user_api="blas"):
@@ -393,26 +790,33 @@ class TSNE:
                     flipped = np.sign(grad) != np.sign(update)
                     gains = np.maximum(np.where(flipped, gains + 0.2, gains * 0.8), 0.01)
                     update = self.momentum[0 if early else 1] * update - (rate_early if early else rate_late) * gains * grad
+                    if self.max_step_norm is not None:
+                        _clip_rows(update, self.max_step_norm)
                     Y += update
                     if snap:
-                        self.snapshots_.append((step, Y.astype(np.float64), kl_divergence(self.P_, Y)))
+                        self.snapshots_.append((step, Y.astype(np.float64), kl_of(Y)))
                     if check:
                         self.kl_history_.append((step, kl))
-                        if last_kl - kl < self.tol * last_kl:
+                        if not np.isfinite(kl):
+                            raise FloatingPointError(f"KL(P||Q) became {kl} at step {step}: the optimisation "
+                                                     "diverged; lower learning_rate or max_step_norm")
+                        # Stop when KL fell by less than tol. A KL that rose is not convergence but
+                        # a transient (points still sorting themselves out after a large step): go on.
+                        if 0 <= last_kl - kl < self.tol * last_kl:
                             break
                         last_kl = kl
         finally:
             gradient.close()
         self.n_iter_ = step
         self.embedding_ = Y.astype(np.float64)
-        self.kl_divergence_ = kl_divergence(self.P_, self.embedding_)
+        self.kl_divergence_ = float(kl_of(self.embedding_))
         if self.snapshot_every and self.snapshots_[-1][0] != step:  # stopped between snapshots
             self.snapshots_.append((step, self.embedding_.copy(), self.kl_divergence_))
         return self.embedding_
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, knn=None):
         """Embed ``X``; the result is in ``embedding_``."""
-        self.fit_transform(X)
+        self.fit_transform(X, knn=knn)
         return self
 
 

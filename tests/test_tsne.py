@@ -8,7 +8,9 @@ from sklearn.manifold._t_sne import _joint_probabilities
 from sklearn.metrics import pairwise_distances
 
 from course_utils.parametric import ParametricEmbedding, info_nce
-from course_utils.tsne import (TSNE, _Gradient, binary_search_sigma, conditional_probabilities,
+from course_utils.tsne import (TSNE, _Gradient, _SparseGradient, binary_search_sigma, conditional_probabilities,
+                               fft_repulsion, fft_repulsion_torch, nearest_neighbors, sparse_joint_probabilities,
+                               sparse_kl_divergence,
                                joint_probabilities, kl_divergence, kl_gradient, row_entropy,
                                squared_distances, student_t_affinities)
 
@@ -166,3 +168,151 @@ def test_parametric_embedding_embeds_unseen_points(digits):
 def test_info_nce_is_log_b_for_a_collapsed_embedding():
     y = torch.zeros(8, 2)
     assert info_nce(y, y).item() == pytest.approx(np.log(8))
+
+
+# ----------------------------------------------------------------------------- approximate t-SNE (method="fft")
+
+
+def exact_repulsion(Y):
+    """sum_j w_ij^2 (y_i - y_j) and Z = sum_{i != j} w_ij over all pairs, dense float64: the referee."""
+    W = 1.0 / (1.0 + ((Y[:, None] - Y[None]) ** 2).sum(-1))
+    np.fill_diagonal(W, 0.0)
+    return Y * (W**2).sum(1, keepdims=True) - (W**2) @ Y, W.sum()
+
+
+def clustered_embedding(n=1500, spread=20.0, seed=0):
+    """Ten tight clusters a few tens of units apart, like a t-SNE map late in the run."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(-spread, spread, (10, 2))
+    return centres[rng.integers(0, 10, n)] + rng.standard_normal((n, 2))
+
+
+def test_nearest_neighbors_match_sklearn(digits):
+    from sklearn.neighbors import NearestNeighbors
+    X, _ = digits
+    indices, distances = nearest_neighbors(X, 15)
+    ref_d, ref_i = NearestNeighbors(n_neighbors=15).fit(X).kneighbors(X, 15 + 1)
+    assert np.allclose(distances, ref_d[:, 1:] ** 2, atol=1e-9)   # column 0 is the point itself
+    same = np.mean([len(set(a) & set(b)) / 15 for a, b in zip(indices, ref_i[:, 1:])])
+    assert same > 0.995  # only ties at the 15th neighbour may differ
+    assert np.all(np.diff(distances, axis=1) >= 0) and not (indices == np.arange(len(X))[:, None]).any()
+
+
+@pytest.mark.parametrize("perplexity", [5.0, 30.0])
+def test_sparse_P_matches_opentsne(digits, perplexity):
+    from openTSNE.affinity import PerplexityBasedNN
+    X, _ = digits
+    ours = sparse_joint_probabilities(X, perplexity)
+    theirs = PerplexityBasedNN(X, perplexity=perplexity, method="exact", n_jobs=1).P
+    assert abs(ours.sum() - 1) < 1e-12 and abs(ours - ours.T).max() < 1e-15
+    # Equal but for ties at the k-th neighbour (the digits' pixels are integers): a few entries.
+    difference = abs(ours - theirs)
+    assert difference.sum() < 1e-3 and (difference > 1e-8).sum() < 0.02 * ours.nnz
+    # each conditional row has the target perplexity over its 3 x perplexity neighbours
+    indices, distances = nearest_neighbors(X, int(3 * perplexity))
+    beta, _ = binary_search_sigma(distances, perplexity)
+    H = np.array([row_entropy(d, b)[0] for d, b in zip(distances[:50], beta[:50])])
+    assert np.abs(H - np.log(perplexity)).max() < 1e-5
+
+
+def test_fft_repulsion_error_falls_with_the_accuracy_parameter(capsys):
+    Y = clustered_embedding()
+    R, Z = exact_repulsion(Y)
+    errors = {}
+    for p in (2, 3, 4, 5):
+        R_fft, Z_fft = fft_repulsion(Y, n_interpolation_points=p)
+        errors[p] = (np.linalg.norm(R_fft - R) / np.linalg.norm(R), abs(Z_fft / Z - 1))
+    with capsys.disabled():
+        print("\nFFT repulsion, relative error against the exact sums (N=1,500, 10 clusters):")
+        for p, (eR, eZ) in errors.items():
+            print(f"  n_interpolation_points={p}: |R - R_exact| / |R_exact| = {eR:.1e}, |Z / Z_exact - 1| = {eZ:.1e}")
+    assert errors[3][0] < 2e-2 and errors[3][1] < 1e-3          # the default
+    assert errors[5][0] < errors[4][0] < errors[3][0] < errors[2][0]
+    # finer boxes (2 per unit) help too
+    R_fine, _ = fft_repulsion(Y, ints_in_interval=2.0)
+    assert np.linalg.norm(R_fine - R) < np.linalg.norm(fft_repulsion(Y)[0] - R)
+
+
+def test_torch_fft_repulsion_is_the_same_computation():
+    Y = clustered_embedding(800)
+    R, Z = fft_repulsion(Y)
+    R_t, Z_t = fft_repulsion_torch(Y, device=torch.device("cpu"))
+    assert np.abs(R_t - R).max() < 1e-4 * np.abs(R).max() and Z_t == pytest.approx(Z, rel=1e-4)
+
+
+def test_sparse_gradient_matches_the_exact_gradient_of_the_sparse_P(digits):
+    X, _ = digits
+    P = sparse_joint_probabilities(X[:600], 20.0)
+    Y = clustered_embedding(600, spread=15.0, seed=2)
+    exact = kl_gradient(P.toarray(), Y)
+    errors = {}
+    for p in (3, 5):
+        grad, kl = _SparseGradient(P, n_interpolation_points=p)(Y.astype(np.float32), with_kl=True)
+        errors[p] = np.linalg.norm(grad - exact) / np.linalg.norm(exact)
+        assert kl == pytest.approx(kl_divergence(P.toarray(), Y), rel=1e-3)
+        assert kl == pytest.approx(sparse_kl_divergence(P, Y), rel=1e-3)
+    print(f"sparse gradient relative error: {errors}")
+    assert errors[3] < 1e-2 and errors[5] < errors[3]
+
+
+def test_fft_tsne_as_good_as_opentsne_on_digits(digits):
+    from openTSNE import TSNE as OpenTSNE
+    X, y = digits
+    X, y = X[:500], y[:500]
+    P = sparse_joint_probabilities(X, 30.0)
+    # A coarser grid than the default 50 boxes a side (for both): a small map needs fewer, and it
+    # keeps the test quick.
+    model = TSNE(method="fft", min_num_intervals=20)
+    ours = model.fit_transform(X)
+    theirs = np.asarray(OpenTSNE(random_state=0, n_jobs=1, negative_gradient_method="fft",
+                                 min_num_intervals=20).fit(X))
+    assert model.method_ == "fft" and model.P_.shape == (len(X), len(X))
+    kl_ours, kl_theirs = sparse_kl_divergence(P, ours), sparse_kl_divergence(P, theirs)
+    assert kl_ours <= 1.05 * kl_theirs, f"KL {kl_ours:.3f}, openTSNE {kl_theirs:.3f}"
+    assert model.kl_divergence_ == pytest.approx(kl_ours, rel=1e-2)
+    from sklearn.model_selection import cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+    acc = [cross_val_score(KNeighborsClassifier(10), Y, y, cv=5).mean() for Y in (ours, theirs)]
+    assert acc[0] >= acc[1] - 0.03, f"10-NN {acc[0]:.3f}, openTSNE {acc[1]:.3f}"
+    # a precomputed kNN graph gives the same map as the built-in search
+    short = dict(method="fft", min_num_intervals=20, n_iter=100)
+    again = TSNE(**short).fit_transform(X, knn=nearest_neighbors(X, 90))
+    assert np.array_equal(again, TSNE(**short).fit_transform(X))
+
+
+def test_auto_picks_exact_for_small_and_fft_for_large(monkeypatch, digits):
+    import course_utils.tsne as tsne_module
+    X, _ = digits
+    assert TSNE(n_iter=80, n_iter_early=20).fit(X[:300]).method_ == "exact"
+    monkeypatch.setattr(tsne_module, "EXACT_MAX_N", 200)
+    model = TSNE(n_iter=80, n_iter_early=20).fit(X[:300])
+    assert model.method_ == "fft" and hasattr(model.P_, "tocsr")
+
+
+@pytest.mark.parametrize("kwargs,knn_kind,error,match", [
+    ({"method": "barnes-hut"}, None, ValueError, "method"),
+    ({"method": "fft", "n_neighbors": 20}, None, ValueError, r"n_neighbors \(for N=20 points\)"),
+    ({"method": "fft", "n_neighbors": 25}, None, ValueError, "n_neighbors"),
+    ({"method": "fft", "n_neighbors": 4, "perplexity": 5.0}, None, ValueError, "exceed the perplexity"),
+    ({"method": "fft", "n_neighbors": 9.5}, None, TypeError, "n_neighbors"),
+    ({"method": "fft", "n_components": 3}, None, ValueError, "2-D"),
+    ({"method": "fft", "n_interpolation_points": 1}, None, ValueError, "n_interpolation_points"),
+    ({"method": "fft", "device": "gpu9"}, None, ValueError, "device"),
+    ({"method": "fft"}, "rows", ValueError, r"shape \(N, k\) with N = 20"),
+    ({"method": "fft"}, "mismatch", ValueError, r"shape \(N, k\)"),
+    ({"method": "fft"}, "self", ValueError, "own neighbour"),
+    ({"method": "fft"}, "range", ValueError, "must lie in"),
+    ({"method": "fft"}, "floats", TypeError, "numeric"),
+    ({"method": "fft"}, "one", TypeError, "pair"),
+    ({"method": "exact"}, "ok", ValueError, "fft"),
+])
+def test_bad_approximate_settings_are_rejected(kwargs, knn_kind, error, match):
+    X = np.random.default_rng(0).standard_normal((20, 4))
+    kwargs = {"perplexity": 3.0, **kwargs}
+    indices, distances = nearest_neighbors(X, 10)
+    knn = {None: None, "ok": (indices, distances), "rows": (indices[:-1], distances[:-1]),
+           "mismatch": (indices, distances[:, :5]), "one": indices,
+           "self": (np.where(np.arange(10) == 0, np.arange(20)[:, None], indices), distances),
+           "range": (indices + 5, distances), "floats": (indices.astype(float), distances)}[knn_kind]
+    with pytest.raises(error, match=match):
+        TSNE(**kwargs).fit(X, knn=knn)
