@@ -451,8 +451,9 @@ def test_a_case_fails_on_any_exception():
 def test_plan_of_a_real_lecture():
     plan = grade.lecture_plan(release.NOTEBOOKS / "00_black_box.ipynb")
     answers = {c["question"]: c["names"] for c in plan["cells"] if c["kind"] == "answer"}
-    assert answers == {"q1_knight_moves": ["knight_moves"], "q2_reachable_colours": ["reachable_colours"],
-                       "q3_breaks_needed": ["breaks_needed"]}
+    assert set(answers) == set(plan["questions"]) and len(answers) >= 3
+    assert all(names for names in answers.values()), answers
+    assert "knight_moves" in answers["q1_knight_moves"]
     assert plan["course_aliases"]["blackbox"] == "course_utils.blackbox"
     assert not any("# HIDDEN" in c["source"] for c in plan["cells"] if c["kind"] in ("context", "answer"))
 
@@ -481,5 +482,5 @@ def test_a_real_lecture_grades_end_to_end(tmp_path):
     full = rows["instructor"]["max_total"]
     assert rows["instructor"]["total"] == full > 0, rows["instructor"]
     # answers that need no import still score: the tests never rely on the student's imports
-    scores = rows["no_imports"]["scores"]
-    assert scores["q1_knight_moves"] == 2 and scores["q3_breaks_needed"] == 1, rows["no_imports"]
+    scores, possible = rows["no_imports"]["scores"], rows["instructor"]["possible"]
+    assert scores["q1_knight_moves"] == possible["q1_knight_moves"], rows["no_imports"]

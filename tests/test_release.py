@@ -37,10 +37,13 @@ def solution_lines(notebook_path):
 
 
 def hidden_test_lines(notebook_path):
+    """Lines only the hidden tests have (an import or a loop header a visible cell shares is no leak)."""
     nb = json.loads(notebook_path.read_text())
-    return [line.strip() for cell in nb["cells"] if cell["cell_type"] == "code"
-            and "".join(cell["source"]).startswith("# HIDDEN")
-            for line in "".join(cell["source"]).splitlines()[1:] if len(line.strip()) > 12]
+    sources = ["".join(cell["source"]) for cell in nb["cells"] if cell["cell_type"] == "code"]
+    public = {line.strip() for src in sources if not src.startswith("# HIDDEN") for line in src.splitlines()}
+    return [line.strip() for src in sources if src.startswith("# HIDDEN")
+            for line in src.splitlines()[1:] if len(line.strip()) > 12 and line.strip() not in public
+            and not line.strip().startswith(("import ", "from "))]
 
 
 def test_every_notebook_has_exercises():
