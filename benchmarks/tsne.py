@@ -2,6 +2,7 @@
 
     python benchmarks/tsne.py            # writes benchmarks/results/tsne.json, prints two tables
     python benchmarks/tsne.py --quick    # digits only, no scaling table (a smoke test)
+    python benchmarks/tsne.py --scaling-only --sizes 70000 --methods course opentsne   # one row, no JSON
 
 1. Digits (N = 1,797, 64-D), one run per method, perplexity 30, each library with its defaults:
    wall and CPU time (CPU summed over all threads); KL(P||Q) of the final embedding, evaluated for
@@ -303,9 +304,19 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="digits table only; writes no JSON")
     parser.add_argument("--sizes", type=int, nargs="+", default=SCALING_N,
                         help="N of the scaling table (a smaller set writes no JSON)")
+    parser.add_argument("--scaling-only", action="store_true",
+                        help="skip the digits table; prints the scaling rows, writes no JSON")
+    parser.add_argument("--methods", nargs="+", default=SCALING_METHODS, choices=SCALING_METHODS,
+                        help="methods of the scaling table")
     parser.add_argument("--worker", nargs=3, metavar=("METHOD", "DATA", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(*args.worker)
+    elif args.scaling_only:
+        SCALING_METHODS[:] = args.methods
+        print("load average", os.getloadavg())
+        with tempfile.TemporaryDirectory() as tmp:
+            scaling_table(Path(tmp), args.sizes)
+        print("load average", os.getloadavg())
     else:
         main(args.quick, args.sizes, write=args.sizes == SCALING_N)
