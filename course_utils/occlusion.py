@@ -328,7 +328,7 @@ def occluded_logits(model: nn.Module, image: torch.Tensor, window=32, stride=8, 
 
     ``method="incremental"`` recomputes only the changed regions (falls back to ``"dense"`` with a
     warning if the model cannot be traced or run that way); ``"dense"`` runs whole occluded images
-    in batches; ``"auto"`` picks incremental from 96x96 pixels up (falling back silently): on small
+    in batches (through the fused graph when the model can be traced, else the model itself); ``"auto"`` picks incremental from 96x96 pixels up (falling back silently): on small
     images the interpreter's Python overhead costs more than the cropping saves (measured in
     ``benchmarks/attribution.py``). The model sees images in the memory format of ``image``.
     """
@@ -363,6 +363,14 @@ def _occluded_logits(model, image, window, stride, baseline, method, batch_size,
             engine = IncrementalOcclusion(model)
         except Exception as err:  # e.g. data-dependent control flow that torch.fx cannot trace
             fall_back("trace", err)
+    traced = None
+    if engine is None:
+        # Whole occluded images, through the traced graph where it exists: there channels_last (1.4x
+        # faster for Lite0 on CPU) reaches only operations known to take it, and BatchNorm is folded.
+        fused = fused_graph(model, rectifiers=True)
+        if fused is not None:
+            modules = fused.modules(model, channels_last=True)
+            traced = lambda batch: fused.run(model, modules, batch)  # noqa: E731
     # Crops are cut in channels_last order (fast on CPU); the model itself gets its images in the
     # memory format the caller's image has (the standard one, unless the caller chose channels_last).
     clean = image[None].contiguous(memory_format=torch.channels_last)
@@ -388,6 +396,11 @@ def _occluded_logits(model, image, window, stride, baseline, method, batch_size,
                 except Exception as err:  # an operation the engine mishandles: the plain model is the reference
                     fall_back("run", err)
                     engine = None
+            if out is None and traced is not None:
+                try:
+                    out = traced(region.dense())
+                except Exception:  # the model itself will say what is wrong, if anything is
+                    traced = None
             if out is None:
                 out = model(region.dense().contiguous(memory_format=caller_format))
             outputs.append(out)
