@@ -11,12 +11,17 @@ The pieces, in the order the lecture builds them:
    dKL/dy_i = 4 sum_j (p_ij - q_ij) w_ij (y_i - y_j).
 5. ``TSNE``: gradient descent with early exaggeration, momentum and per-coordinate gains.
 
-Everything is exact (no Barnes-Hut, no FFT, no nearest-neighbour truncation of P): O(N^2) time
-per step and O(N^2) memory. ``TSNE`` gets its speed from float32, from visiting each pair {i,j}
-once (W and P are symmetric), from working in tiles small enough to stay in the CPU cache, from a
-Newton-bracketed search for the sigma_i, and from stopping when KL stops falling. See
-``benchmarks/tsne.py`` for where this stops being sensible (a few thousand points) and what to use
-beyond.
+The exact method (``TSNE(method="exact")``) has no approximation: O(N^2) time per step and
+O(N^2) memory. It gets its speed from float32, from visiting each pair {i,j} once (W and P are
+symmetric), from working in tiles small enough to stay in the CPU cache, from a Newton-bracketed
+search for the sigma_i, and from stopping when KL stops falling. It is the sensible choice up to a
+few thousand points.
+
+6. Beyond (``TSNE(method="fft")``, the default above ``EXACT_MAX_N`` points), two ideas:
+   ``sparse_joint_probabilities`` keeps P over each point's 3 x perplexity nearest neighbours
+   (``nearest_neighbors``), and ``fft_repulsion`` approximates the repulsion and Z by
+   interpolating the points onto a grid and convolving there by FFT (FIt-SNE). See
+   ``benchmarks/tsne.py`` for both against openTSNE and scikit-learn.
 """
 from __future__ import annotations
 
