@@ -1,0 +1,121 @@
+"""Plausible wrong answers to the exercises of notebooks/08_dense_sparse_dense.ipynb (see tests/exercise_harness.py)."""
+
+MUTANTS = {
+    "q1_threshold": [
+        ("takes the k-th smallest magnitude (index k - 1): prunes one weight too few", '''def threshold(weights, sparsity):
+    k = round(sparsity * weights.numel())
+    if k == 0:
+        return 0.0
+    return float(weights.abs().flatten().sort().values[k - 1])
+'''),
+        ("sorts the signed weights, not their magnitudes", '''def threshold(weights, sparsity):
+    k = round(sparsity * weights.numel())
+    if k == 0:
+        return 0.0
+    return float(weights.flatten().sort().values[k].abs())
+'''),
+        ("rounds k down with int()", '''def threshold(weights, sparsity):
+    k = int(sparsity * weights.numel())
+    if k == 0:
+        return 0.0
+    return float(weights.abs().flatten().sort().values[k])
+'''),
+        ("sorts each row, then flattens", '''def threshold(weights, sparsity):
+    k = round(sparsity * weights.numel())
+    if k == 0:
+        return 0.0
+    return float(weights.abs().sort().values.flatten()[k])
+'''),
+    ],
+    "q2_sparse_step": [
+        ("masks the gradient, not the weights", '''def sparse_step(w, grad, mask, lr):
+    return w - lr * grad * mask
+
+def redense_start(w_sparse):
+    return w_sparse.clone()
+
+def dense_step(w, grad, lr):
+    return w - lr * grad
+'''),
+        ("applies the mask before the update", '''def sparse_step(w, grad, mask, lr):
+    return w * mask - lr * grad
+
+def redense_start(w_sparse):
+    return w_sparse.clone()
+
+def dense_step(w, grad, lr):
+    return w - lr * grad
+'''),
+        ("re-dense re-initialises the pruned weights at random", '''def sparse_step(w, grad, mask, lr):
+    return (w - lr * grad) * mask
+
+def redense_start(w_sparse):
+    return torch.where(w_sparse == 0, 0.01 * torch.randn_like(w_sparse), w_sparse)
+
+def dense_step(w, grad, lr):
+    return w - lr * grad
+'''),
+        ("dense step climbs the gradient", '''def sparse_step(w, grad, mask, lr):
+    return (w - lr * grad) * mask
+
+def redense_start(w_sparse):
+    return w_sparse.clone()
+
+def dense_step(w, grad, lr):
+    return w + lr * grad
+'''),
+    ],
+    "q3_paired": [
+        ("population standard deviation (ddof = 0)", '''def paired_difference(a, b):
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    se = d.std() / np.sqrt(len(d))
+    return float(d.mean()), float(se), float(d.mean() / se)
+'''),
+        ("unpaired: standard error from the two arms' spreads", '''def paired_difference(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    mean = a.mean() - b.mean()
+    se = np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+    return float(mean), float(se), float(mean / se)
+'''),
+        ("forgets the square root of n", '''def paired_difference(a, b):
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    se = d.std(ddof=1)
+    return float(d.mean()), float(se), float(d.mean() / se)
+'''),
+        ("subtracts the wrong way round (b - a)", '''def paired_difference(a, b):
+    d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
+    se = d.std(ddof=1) / np.sqrt(len(d))
+    return float(d.mean()), float(se), float(d.mean() / se)
+'''),
+    ],
+    "q4_train_test_gap": [
+        ("test minus train", '''def accuracy_gap(model, X_train, y_train, X_test, y_test):
+    model.eval()
+    with torch.no_grad():
+        train_acc = (model(X_train).argmax(1) == y_train).float().mean().item()
+        test_acc = (model(X_test).argmax(1) == y_test).float().mean().item()
+    return test_acc - train_acc
+'''),
+        ("the size of the gap, without its sign", '''def accuracy_gap(model, X_train, y_train, X_test, y_test):
+    model.eval()
+    with torch.no_grad():
+        train_acc = (model(X_train).argmax(1) == y_train).float().mean().item()
+        test_acc = (model(X_test).argmax(1) == y_test).float().mean().item()
+    return abs(train_acc - test_acc)
+'''),
+        ("in percentage points, not a fraction", '''def accuracy_gap(model, X_train, y_train, X_test, y_test):
+    model.eval()
+    with torch.no_grad():
+        train_acc = (model(X_train).argmax(1) == y_train).float().mean().item()
+        test_acc = (model(X_test).argmax(1) == y_test).float().mean().item()
+    return 100 * (train_acc - test_acc)
+'''),
+        ("scores the test predictions against the training labels", '''def accuracy_gap(model, X_train, y_train, X_test, y_test):
+    model.eval()
+    with torch.no_grad():
+        train_acc = (model(X_train).argmax(1) == y_train).float().mean().item()
+        test_acc = (model(X_test).argmax(1) == y_train[:len(X_test)]).float().mean().item()
+    return train_acc - test_acc
+'''),
+    ],
+}
