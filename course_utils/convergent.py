@@ -165,6 +165,25 @@ def regression_between(target, source, alpha: float = 0.05, max_rows: int = 20_0
             "best_single_loss": float(1 - (channel_correlation(test_y, test_x) ** 2).max(1).mean())}
 
 
+def linear_cka(X, Y) -> float:
+    """Linear centred kernel alignment (Kornblith, Norouzi, Lee & Hinton, ICML 2019, eq. 5).
+
+    ``X`` (N, p) and ``Y`` (N, q) are two layers' activations on the same N samples (a conv layer:
+    ``matching.channels_last`` first). With every column centred,
+    ``CKA = ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F)``: 1 for ``Y = X Q`` with Q orthogonal or a
+    multiple of the identity, 0 for uncorrelated layers; unlike unit matching it needs no pairing.
+    """
+    x = check_array(X, "X", ndim=2, dtype_kind="fiu", min_rows=2).astype(np.float64)
+    y = check_array(Y, "Y", ndim=2, dtype_kind="fiu", min_rows=2).astype(np.float64)
+    if len(x) != len(y):
+        raise ValueError(f"X and Y must hold the same samples; got {len(x)} and {len(y)} rows")
+    x, y = x - x.mean(0), y - y.mean(0)
+    norm_x, norm_y = np.linalg.norm(x.T @ x), np.linalg.norm(y.T @ y)
+    if norm_x == 0 or norm_y == 0:
+        raise ValueError("X or Y is constant (every column has zero variance); CKA is undefined")
+    return float(np.linalg.norm(y.T @ x) ** 2 / (norm_x * norm_y))
+
+
 # The photo CNN's task: which of the course photos did a random crop come from? ---------------------
 
 def photo_crops(n_per_photo: int = 64, crop: int = 48, size: int = 128, seed: int = 0):
