@@ -194,6 +194,13 @@ def main(argv=None) -> dict:
 
 
 def store(lecture: str, variant: str, run: dict) -> None:
+    import fcntl
+    with open(RESULTS / ".robustness.lock", "w") as lock:   # benchmarks running side by side store in turn
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _store(lecture, variant, run)
+
+
+def _store(lecture: str, variant: str, run: dict) -> None:
     lectures = _stored()   # re-read: another run may have stored other lectures meanwhile
     runs = {**lectures.get(lecture, {}).get("runs", {}), variant: run}
     runs = {v: runs[v] for v in VARIANTS if v in runs}

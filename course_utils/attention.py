@@ -305,9 +305,11 @@ def occlusion_check(model: ShowAttendTell, scenes: Scenes, seed: int = 0) -> dic
     """Does hiding the attended cell hurt the word more than hiding a random cell?
 
     For every object word of ``scenes`` (true caption fed in), paint one ``stride`` x ``stride``
-    cell with the background colour (the attention maximum, or a uniformly random other cell, or
-    the whole object's box as a positive control) and measure the drop in the probability of that
-    word. Returns the mean drop for each, ``{"attended", "random", "object", "n_words"}``.
+    cell with the background colour and measure the drop in the probability of that word. The
+    cell is the attention maximum (``"attended"``), a uniformly random other cell (``"random"``),
+    or a random other cell whose centre lies inside the object's box (``"in_object"``: the control
+    of the same area on the object; the attended cell itself when it is the only one); the whole
+    box (``"object"``) is the positive control. Returns the mean drop for each, and ``"n_words"``.
     """
     from .scenes import BACKGROUND
     if not isinstance(scenes, Scenes):
@@ -317,19 +319,24 @@ def occlusion_check(model: ShowAttendTell, scenes: Scenes, seed: int = 0) -> dic
     clean = model.word_probabilities(scenes.images, scenes.captions)
     gen = torch.Generator().manual_seed(seed)
     H, W = maps.shape[-2:]
-    occluded = {"attended": [], "random": [], "object": []}
+    occluded = {"attended": [], "random": [], "in_object": [], "object": []}
     which = []
+    centres_y = (torch.arange(H) * s + s / 2)[:, None].expand(H, W).flatten()
+    centres_x = (torch.arange(W) * s + s / 2)[None, :].expand(H, W).flatten()
     for n, caption in enumerate(scenes.captions):
         for pos, obj in object_words(caption):
             peak = int(maps[n, pos].argmax())
             other = int(torch.randint(H * W - 1, (1,), generator=gen))
             other += other >= peak                         # any cell but the attended one
-            for kind, cell in (("attended", peak), ("random", other)):
+            x0, y0, x1, y1 = scenes.boxes[n][obj]
+            inside = ((centres_x >= x0) & (centres_x < x1) & (centres_y >= y0) & (centres_y < y1)).nonzero()[:, 0]
+            inside = inside[inside != peak] if (inside != peak).any() else torch.tensor([peak])
+            on_object = int(inside[torch.randint(len(inside), (1,), generator=gen)])
+            for kind, cell in (("attended", peak), ("random", other), ("in_object", on_object)):
                 r, c = divmod(cell, W)
                 img = scenes.images[n].clone()
                 img[:, r * s:(r + 1) * s, c * s:(c + 1) * s] = BACKGROUND
                 occluded[kind].append(img)
-            x0, y0, x1, y1 = scenes.boxes[n][obj]
             img = scenes.images[n].clone()
             img[:, y0:y1, x0:x1] = BACKGROUND
             occluded["object"].append(img)
@@ -417,7 +424,8 @@ def train_captioner(verbose: bool = True, **overrides):
 
 def _train_captioner_in_worker(overrides: dict) -> None:
     import os
-    os.environ["TQDM_DISABLE"] = "1"               # a worker's bar would print into the server's log
+    import sys
+    sys.stderr = open(os.devnull, "w")   # a worker's progress bar would interleave with the others' output
     train_captioner(verbose=False, **overrides)   # the result goes to the checkpoint cache
 
 

@@ -250,8 +250,8 @@ def test_word_probabilities_and_occlusion_check():
     nll = F.cross_entropy(logits.flatten(0, 1), tgt.flatten(), reduction="none").view(tgt.shape)
     torch.testing.assert_close(probs, torch.exp(-nll))
     check = A.occlusion_check(cap, s)
-    assert check["n_words"] == 6 * 4 and set(check) == {"attended", "random", "object", "n_words"}
-    assert all(-1 <= check[k] <= 1 for k in ("attended", "random", "object"))
+    assert check["n_words"] == 6 * 4 and set(check) == {"attended", "random", "in_object", "object", "n_words"}
+    assert all(-1 <= check[k] <= 1 for k in ("attended", "random", "in_object", "object"))
     with pytest.raises(ValueError, match="one caption per image"):
         cap.word_probabilities(s.images, s.captions[:2])
     with pytest.raises(TypeError, match="Scenes"):
