@@ -179,9 +179,21 @@ def _input_channels(model: nn.Module):
     return None
 
 
+def _first_parameter(model: nn.Module):
+    """The first parameter met depth-first (several times cheaper than ``next(model.parameters())``)."""
+    stack = [model]
+    while stack:
+        module = stack.pop()
+        for p in module._parameters.values():
+            if p is not None:
+                return p
+        stack.extend(reversed(module._modules.values()))
+    return None
+
+
 def check_model_matches(model: nn.Module, x: torch.Tensor) -> None:
     """``x`` must have the dtype and device of the model's parameters (torch's own error names neither)."""
-    p = next(model.parameters(), None)
+    p = _first_parameter(model)
     if p is None or not p.is_floating_point() or not isinstance(x, torch.Tensor) or not x.is_floating_point():
         return  # check_tensor names what is wrong with x
     if p.dtype != x.dtype:

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from .backprop import check_model_input, check_model_matches, in_eval_mode, target_scalar
 from .checks import check_array, check_choice, check_scalar, check_tensor
-from .fusion import FusedConv, check_single_input, fused_graph, placeholder_value, samepad_offsets, standard
+from .fusion import FusedConv, check_single_input, fused_graph, samepad_offsets, standard
 from .models import SamePad
 
 
