@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.course-installed
 NB     ?= 00_black_box
 
-.PHONY: setup lab test unit browser demo html notebooks release bench clean-cache
+.PHONY: setup lab test unit browser demo html notebooks release grade bench clean-cache
 
 # Create the virtualenv and install the course (editable, with test tools) once; redo when pyproject changes.
 $(STAMP): pyproject.toml
@@ -41,6 +41,11 @@ html: $(STAMP)
 
 release: $(STAMP)
 	$(PY) -m course_utils.release
+
+# Grade a folder of submissions into grades/: make grade LECTURE=00_black_box SUBMISSIONS=submissions/00
+grade: $(STAMP)
+	@test -n "$(LECTURE)" -a -n "$(SUBMISSIONS)" || (echo "usage: make grade LECTURE=00_black_box SUBMISSIONS=folder/" && exit 2)
+	$(PY) -m course_utils.grade $(LECTURE) $(SUBMISSIONS) --out $${OUT:-grades}
 
 bench: $(STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
