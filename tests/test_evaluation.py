@@ -253,7 +253,14 @@ def test_bad_shapes_targets_and_settings():
         ev.road(model, x, rel, y, noise=-1.0)
     with pytest.raises(ValueError, match="percentages must lie in"):
         ev.road(model, x, rel, y, percentages=[50, 120])
-    with pytest.raises(ValueError, match="all-zero map"):
-        ev.sparseness(torch.zeros(1, 4, 4))
+    assert ev.sparseness(torch.zeros(1, 4, 4))[0] == 0.0 and ev.complexity(torch.zeros(1, 4, 4))[0] == pytest.approx(np.log(16))
     with pytest.raises(TypeError, match="explain must be a function"):
         ev.model_randomisation(model, "gradient", x, y.tolist())
+
+
+def test_batched_imputation_equals_one_image_at_a_time():
+    images = torch.rand(4, 2, 9, 11, dtype=torch.float64)
+    masks = torch.rand(4, 9, 11) < 0.5
+    batched = ev.noisy_linear_imputation(images, masks, noise=0.0)
+    for i in range(4):
+        assert torch.allclose(batched[i], ev.noisy_linear_imputation(images[i], masks[i], noise=0.0), atol=1e-12)
