@@ -55,5 +55,6 @@ DEMOS = [
     Demo("05_karnaugh_and_glass", "seed", "slider", new_figure),
     Demo("06_convergent_learning", "alpha", "slider", printed_alpha),
     Demo("07_deep_compression", "sparsity", "slider", new_figure),
-    Demo("10_explicit_models", "P(flu)", "slider", posterior_for_new_prior),
+    Demo("12_feature_visualisation", "rung", "slider", new_figure),
+    Demo("10_explicit_models", "P(flu)", "slider", posterior_for_new_prior),   # last: the negative control
 ]
