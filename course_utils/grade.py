@@ -172,6 +172,42 @@ def read_autograder_tests(zip_path) -> dict:
     return tests
 
 
+def _names(source: str) -> tuple[set, set]:
+    """(names a piece of code binds, names it reads)."""
+    try:
+        tree = ast.parse(_strip_magics(source))
+    except SyntaxError:
+        return set(), set()
+    bound, used = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (used if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return bound, used
+
+
+def slice_context(plan: dict, tests: dict) -> None:
+    """Mark the context cells the tests need (those that define what the tests read, and what those
+    cells read in turn); the tester skips the rest (demos, figures), as they cannot change a score."""
+    needed = {name for cell in plan["cells"] if cell["kind"] == "answer" for name in cell["names"]}
+    for spec in tests.values():
+        for case in (case for suite in spec["suites"] for case in suite["cases"]):
+            code = "\n".join(line.strip()[4:] for line in case["code"].splitlines()
+                             if line.strip().startswith((">>>", "...")))
+            bound, used = _names(code)
+            needed |= used - bound          # what the test reads but does not define itself
+    for cell in reversed(plan["cells"]):
+        if cell["kind"] != "context":
+            continue
+        bound, used = _names(cell["source"])
+        cell["run"] = bool(bound & needed)
+        if cell["run"]:
+            needed |= used
+
+
 def reference_names(plan: dict, tests: dict) -> dict:
     """Per question, the course_utils functions its hidden tests call that the instructor's own
     answer does not: an answer that calls one of them is one call away from the reference."""
@@ -478,6 +514,11 @@ def _sandbox_main() -> None:
     """Entry point of the sandboxed process: run the student's cells, then serve the tester."""
     from_fd, to_fd = int(sys.argv[1]), int(sys.argv[2])
     request = pickle.loads(_recv(from_fd))
+    for module in ("numpy", "torch"):      # tests send arrays and tensors: import them now, not inside a
+        try:                               # timed call (a notebook that never imported torch still works)
+            __import__(module)
+        except ImportError:
+            pass
     from IPython.core.interactiveshell import InteractiveShell
     shell = InteractiveShell.instance()
     errors = []
@@ -805,6 +846,7 @@ def grade_in_tester(job: dict) -> dict:
                 current = message["cell"]
                 continue
             break
+        out["timings"] = {"notebook": round(time.monotonic() - started, 2)}
         errors = message.get("errors", []) if type(message) is dict else []
         out["cell_errors"] = [[int(e[0]), str(e[1])[:60], str(e[2])[:300]] for e in errors
                               if type(e) is list and len(e) == 3 and type(e[0]) is int][:50]
@@ -819,7 +861,7 @@ def grade_in_tester(job: dict) -> dict:
         shell = InteractiveShell.instance()
         env = shell.user_ns
         for index, cell in enumerate(plan["cells"]):
-            if cell["kind"] == "context":
+            if cell["kind"] == "context" and cell.get("run", True):
                 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                     result = shell.run_cell(_without_gui_magics(cell["source"]), store_history=False)
                 error = result.error_in_exec or result.error_before_exec
@@ -836,6 +878,7 @@ def grade_in_tester(job: dict) -> dict:
                     else:
                         env.pop(name, None)       # not defined by the student: the tests see a NameError
 
+        out["timings"]["context"] = round(time.monotonic() - started, 2)
         test_deadline = time.monotonic() + limits["test_seconds"]
         for qname, spec in tests.items():
             cases = [case for suite in spec["suites"] for case in suite["cases"]]
@@ -857,6 +900,12 @@ def grade_in_tester(job: dict) -> dict:
             out["reason"] = channel.dead
         return out
     finally:
+        try:
+            os.close(to_fd)          # end of input: the sandbox's loop returns and it exits by itself,
+            to_fd = -1               # so its CPU time is counted below; a sandbox that lingers is killed
+            process.wait(timeout=3)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
         _kill(process)
         for fd in (to_fd, from_fd):
             try:
@@ -864,6 +913,9 @@ def grade_in_tester(job: dict) -> dict:
             except OSError:
                 pass
         out["seconds"] = round(time.monotonic() - started, 2)
+        import resource
+        used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        out["cpu_seconds"] = round(sum(u.ru_utime + u.ru_stime for u in used), 2)   # tester + sandbox
         shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -897,6 +949,7 @@ def prepare(lecture: str, private_dir: Path) -> dict:
     built = release.assign(notebook, private_dir / "dist")
     tests = read_autograder_tests(built["autograder"])
     plan = lecture_plan(notebook)
+    slice_context(plan, tests)
     return {"lecture": notebook.stem, "tests": tests, "plan": plan, "references": reference_names(plan, tests),
             "autograder": built["autograder"]}
 
