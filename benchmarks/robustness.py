@@ -117,7 +117,7 @@ WIDGET = re.compile(r"\binteract(ive)?\(|\bwidgets\.|_widget\(")   # as tests/te
 from nbclient import NotebookClient
 path, claims = sys.argv[1], json.loads(sys.argv[2])
 nb = nbformat.read(path, as_version=4)
-client = NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True,
+client = NotebookClient(nb, timeout=3000, kernel_name="python3", allow_errors=True,
                         resources={"metadata": {"path": str(__import__("pathlib").Path(path).parent)}})
 start, errors = time.perf_counter(), []
 with client.setup_kernel():

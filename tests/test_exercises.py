@@ -9,12 +9,21 @@ from course_utils.release import notebook_paths
 from exercise_harness import HEADER_FORM, header, load_mutants, parse_questions, run_mutants
 
 NOTEBOOKS = notebook_paths()
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache():
+    """Override conftest's per-test cache, as tests/test_release.py does: the mutants run in the notebooks
+    nbval has just run, and should find their trained models in the course cache."""
+    yield
+
+
 MIN_EXERCISES = 4
 MIN_MUTANTS = 3
 
 # Lectures whose exercises have not yet been rewritten to this standard (issues 15 and 16). Each is
 # a known failure, listed so that it cannot be forgotten: strict xfail turns red once it passes.
-NOT_YET_TO_STANDARD = {}
+NOT_YET_TO_STANDARD = set()
 
 
 def params(paths):
