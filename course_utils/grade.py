@@ -643,12 +643,21 @@ def start_sandbox(limits: dict, hide: list, cache_dir: Path, scratch: Path, isol
     preexec = _limits(int(limits["memory_gb"] * (1 << 30)), int(limits["cpu_seconds"]))
     if isolated:
         has_cache = cache_dir.is_dir()
-        # The cache may live under /tmp, which is about to be replaced: hold it as the working
-        # directory, mount the fresh /tmp, then bind "." (still the old folder) into it.
-        script = ["set -e", f"cd {_quote(cache_dir)}" if has_cache else "cd /",
-                  "mount -t tmpfs -o size=1g,mode=1777 tmpfs /tmp",
-                  "mkdir -p /tmp/.cache-lower", "mount --no-canonicalize --bind . /tmp/.cache-lower" if has_cache else "true",
-                  "cd /",
+        # The cache, the course and its Python may live under /tmp, which is about to be replaced:
+        # hold the old /tmp as the working directory, mount the fresh /tmp, bind "." (still the old
+        # /tmp) into it, bind back what the sandbox needs, and drop the rest of the old /tmp.
+        def seen(path: Path) -> str:   # where a path is visible while the old /tmp is bound at /tmp/.old-tmp
+            path = path.resolve()
+            return str(Path("/tmp/.old-tmp") / path.relative_to("/tmp")) if path.is_relative_to("/tmp") else str(path)
+        script = ["set -e", "cd /tmp", "mount -t tmpfs -o size=1g,mode=1777 tmpfs /tmp",
+                  "mkdir -p /tmp/.old-tmp", "mount --no-canonicalize --bind . /tmp/.old-tmp", "cd /"]
+        for needed in sorted({(ROOT / "course_utils").resolve(), Path(sys.prefix).resolve()}):
+            if needed.is_relative_to("/tmp"):
+                script += [f"mkdir -p {_quote(needed)}", f"mount --bind {_quote(seen(needed))} {_quote(needed)}",
+                           f"mount -o remount,bind,ro {_quote(needed)} || true"]
+        script += ["mkdir -p /tmp/.cache-lower",
+                   f"mount --no-canonicalize --bind {_quote(seen(cache_dir))} /tmp/.cache-lower" if has_cache else "true",
+                   "umount -l /tmp/.old-tmp", "rmdir /tmp/.old-tmp",
                   "mount -t tmpfs -o size=64m,mode=1777 tmpfs /dev/shm || true",
                   "mount -t tmpfs -o size=64m,mode=1777 tmpfs /var/tmp || true"]
         for path in hide:
