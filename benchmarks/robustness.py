@@ -82,6 +82,8 @@ CLAIMS = {
         "LeNet-5 accuracy gap between seeds": (
             'abs(lenets[0][1]["test_accuracy"] - lenets[1][1]["test_accuracy"])', "<", 0.03),
         "worst photo-CNN test accuracy": ('min(info["test_accuracy"] for _, info, _ in photo_nets)', ">", 3 / 27),
+        "photo-CNN accuracy gap between seeds": (
+            'abs(photo_nets[0][1]["test_accuracy"] - photo_nets[1][1]["test_accuracy"])', "<", 0.2),
         "worst layer's mean matched correlation": ('min(r["matched_corr"].mean() for r in results.values())', ">", 0.3),
     },
     "07_deep_compression": {
@@ -105,6 +107,20 @@ CLAIMS = {
             'min(o["object"] - o["attended"] for o in occlusion.values())', ">", 0.0),
         "alignment accuracy": ("alignment", ">", 0.95),
         "translation accuracy": ("translation", ">", 0.95),
+    },
+    "11_evaluating_explanations": {
+        "Fashion-MNIST CNN test accuracy": ('finfo["test_accuracy"]', ">", 0.8),
+        "IG completeness gap, 64 steps (median, relative)": ("gaps[64]", "<", 0.01),
+        "gradient map's rank correlation across photos (Lite0)": ('input_dependence["gradient"].mean()', "<", 0.9),
+        "deconvnet's rank correlation across images (max-pooling CNN)": ("f_deconv_dependence", "<", 0.9),
+        "gradient's correlation after full randomisation": ('mean["gradient"]["randomisation ↓"]', "<", 0.5),
+        "IG deletion AUC (upper CI) minus random order": (
+            'table["Integrated Gradients"]["deletion AUC ↓"][2] - random_deletion', "<", -0.1),
+        "occlusion deletion AUC (upper CI) minus random order": (
+            'table["occlusion"]["deletion AUC ↓"][2] - random_deletion', "<", -0.1),
+        "Grad-CAM pointing game": ('mean["Grad-CAM"]["pointing game ↑"]', ">", 0.5),
+        "random map's pointing game": ('mean["random"]["pointing game ↑"]', "<", 0.3),
+        "least Spearman with the black-fill ranking": ("min(measured.values())", "<", 0.9),
     },
 }
 

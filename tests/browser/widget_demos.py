@@ -55,6 +55,7 @@ DEMOS = [
     Demo("05_karnaugh_and_glass", "seed", "slider", new_figure),
     Demo("06_convergent_learning", "alpha", "slider", printed_alpha),
     Demo("07_deep_compression", "sparsity", "slider", new_figure),
+    Demo("11_evaluating_explanations", "method", "dropdown", new_figure, option="SmoothGrad"),
     Demo("12_feature_visualisation", "rung", "slider", new_figure),
     Demo("10_explicit_models", "P(flu)", "slider", posterior_for_new_prior),   # last: the negative control
 ]
