@@ -85,6 +85,10 @@ CLAIMS = {
         "photo-CNN accuracy gap between seeds": (
             'abs(photo_nets[0][1]["test_accuracy"] - photo_nets[1][1]["test_accuracy"])', "<", 0.2),
         "worst layer's mean matched correlation": ('min(r["matched_corr"].mean() for r in results.values())', ">", 0.3),
+        "worst photo layer's matched correlation above two untrained nets": (
+            'min(survive[("photo", l)] for l in layers["photo"])', ">", 0.2),
+        "photo conv1 minus MNIST conv1 gain over untrained nets": (
+            'survive[("photo", "conv1")] - survive[("MNIST", "conv1")]', ">", 0.1),
     },
     "07_deep_compression": {
         "LeNet-300-100 compression ratio": ('{s["net"]: s for s in summary}["lenet300100"]["ratio"]', ">", 40),

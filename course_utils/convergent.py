@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import numbers
 
@@ -82,6 +83,22 @@ def drop_constant(a: np.ndarray, b: np.ndarray):
     """Remove channels that never vary (e.g. dead ReLUs) from each (N, C) array, saying how many."""
     keep_a, keep_b = a.std(0) > 1e-8, b.std(0) > 1e-8
     return a[:, keep_a], b[:, keep_b], np.flatnonzero(~keep_a), np.flatnonzero(~keep_b)
+
+
+def reinitialised(model: nn.Module, seed: int) -> nn.Module:
+    """A copy of ``model`` as training would start it: every layer's own ``reset_parameters`` (PyTorch's
+    default initialisation), drawn from ``seed``; the original is untouched. The control for every
+    "two trained nets agree" claim: how far does a net that learned nothing already agree?"""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    check_scalar(seed, "seed", numbers.Integral)
+    fresh = copy.deepcopy(model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        for module in fresh.modules():
+            if module is not fresh and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+    return fresh.eval()
 
 
 def compare_layers(acts1, acts2, max_rows: int = 50_000, seed: int = 0) -> dict:

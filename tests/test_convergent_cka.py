@@ -46,3 +46,26 @@ def test_rejects_bad_inputs():
         convergent.linear_cka(X.astype(str), X)
     with pytest.raises(ValueError, match="constant"):
         convergent.linear_cka(np.ones((10, 3)), X)
+
+
+def test_reinitialised_is_a_fresh_untrained_copy():
+    import pytest
+    import torch
+    from course_utils import convergent, models
+    torch.manual_seed(0)
+    trained = models.LeNet5()
+    with torch.no_grad():
+        for p in trained.parameters():
+            p.fill_(0.5)                                   # stands in for trained weights
+    a, b = convergent.reinitialised(trained, 3), convergent.reinitialised(trained, 3)
+    c = convergent.reinitialised(trained, 4)
+    assert all(torch.all(p == 0.5) for p in trained.parameters()), "the original must be untouched"
+    for (name, pa), pb, pc in zip(a.named_parameters(), b.parameters(), c.parameters()):
+        assert torch.equal(pa, pb), f"{name}: the same seed must give the same weights"
+        assert not torch.equal(pa, pc), f"{name}: another seed must give other weights"
+        assert not torch.all(pa == 0.5), f"{name} was not re-initialised"
+    fresh = models.LeNet5()                               # the same scale as PyTorch's default init
+    assert abs(float(a.conv1.weight.std()) / float(fresh.conv1.weight.std()) - 1) < 0.3
+    assert not a.training
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        convergent.reinitialised("lenet", 0)
