@@ -98,6 +98,16 @@ class BayesNet:
             raise ValueError(f"the findings {evidence} have probability 0 under the model")
         return numerator / denominator
 
+    def intervene(self, setting: Mapping[str, bool]) -> "BayesNet":
+        """The net after ``do(setting)`` (Pearl's graph surgery): each variable in ``setting`` is *set*,
+        not observed, so it loses its arrows in (its parents no longer explain it) and takes its value
+        with probability 1; every other table is unchanged. ``net.intervene({"x": True}).query("flu")``
+        is P(flu | do(x)), to contrast with ``net.query("flu", {"x": True})``, P(flu | x)."""
+        self._check_evidence(setting)
+        parents = {v: (() if v in setting else ps) for v, ps in self.parents.items()}
+        cpts = {v: ({(): float(setting[v])} if v in setting else t) for v, t in self.cpts.items()}
+        return BayesNet(parents, cpts)
+
 
 CAUSES = ("flu", "strep")
 SYMPTOMS = ("x", "y", "z", "u")

@@ -88,6 +88,28 @@ def test_bayes_bad_input(call, err, match):
         call()
 
 
+def test_intervention_matches_the_truncated_factorisation():
+    """P(. | do(x)) from the mutilated net against the joint table with x's factor removed
+    (Pearl's truncated factorisation), computed independently with numpy."""
+    net = flu_strep_net()
+    table = joint_table()                                   # axes: flu, strep, x, y, z, u
+    p_x = table.sum(axis=(3, 4, 5), keepdims=True)          # P(flu, strep, x) ...
+    p_fs = table.sum(axis=(2, 3, 4, 5), keepdims=True)      # ... / P(flu, strep) = P(x | flu, strep)
+    truncated = (table / (p_x / p_fs))[:, :, 1]              # drop x's factor, keep x = 1
+    done = net.intervene({"x": True})
+    assert done.query("flu") == pytest.approx(truncated.sum(axis=(1, 2, 3, 4))[1], abs=1e-12)
+    assert done.query("flu") == pytest.approx(0.1, abs=1e-12)          # forcing x says nothing about flu
+    assert done.query("u") == pytest.approx(truncated.sum(axis=(0, 1, 2, 3))[1], abs=1e-12)
+    assert net.query("flu", {"x": True}) > 0.5 > done.query("flu")     # seeing x is not setting x
+    # Setting a root cause is the same as observing it: nothing upstream to cut.
+    assert net.intervene({"flu": True}).query("x") == pytest.approx(net.query("x", {"flu": True}), abs=1e-12)
+    assert net.intervene({"x": True}).parents["x"] == () and net.parents["x"] == ("flu", "strep")
+    with pytest.raises(ValueError, match="unknown variable"):
+        net.intervene({"cough": True})
+    with pytest.raises(TypeError, match="True .present. or False"):
+        net.intervene({"x": 1})
+
+
 def test_impossible_findings():
     net = flu_strep_net(p_flu=0.0, p_strep=0.0, leak=0.0)
     with pytest.raises(ValueError, match="probability 0"):
