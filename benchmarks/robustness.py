@@ -89,6 +89,8 @@ CLAIMS = {
             'min(survive[("photo", l)] for l in layers["photo"])', ">", 0.2),
         "photo conv1 minus MNIST conv1 gain over untrained nets": (
             'survive[("photo", "conv1")] - survive[("MNIST", "conv1")]', ">", 0.1),
+        "photo conv1 regression loss, untrained over trained source": (
+            'regression_control[("photo", "conv1")]["ls_loss"] / regression[("photo", "conv1")]["ls_loss"]', ">", 2),
     },
     "07_deep_compression": {
         "LeNet-300-100 compression ratio": ('{s["net"]: s for s in summary}["lenet300100"]["ratio"]', ">", 40),
