@@ -111,6 +111,8 @@ CLAIMS = {
             'min(o["attended"] - o["random"] for o in occlusion.values())', ">", 0.05),
         "worst seed's object minus attended-cell occlusion drop": (
             'min(o["object"] - o["attended"] for o in occlusion.values())', ">", 0.0),
+        "worst seed's gradient x input pointing minus chance": (
+            'min(grid_pointing["gradient × input"]) - chance_200', ">", 0.3),
         "alignment accuracy": ("alignment", ">", 0.95),
         "translation accuracy": ("translation", ">", 0.95),
     },

@@ -479,14 +479,46 @@ def in_box(point, box) -> bool:
     return x0 <= x < x1 and y0 <= y < y1
 
 
-def pointing_accuracy(model: ShowAttendTell, scenes: Scenes) -> dict:
+def word_saliency(model: ShowAttendTell, images: torch.Tensor, captions: Sequence[str]) -> torch.Tensor:
+    """Gradient x input for every word, on the attention grid: (B, T, H, W), like ``attend``.
+
+    For word ``t`` (true caption fed in), ``|sum_c x_c d log P(word_t) / d x_c|`` per pixel, summed over
+    each ``stride`` x ``stride`` cell, so that it can be scored exactly as attention is. This is the
+    explanation computed from the network's function rather than read off one of its layers.
+    """
+    model._check_images(images)
+    if len(captions) != len(images):
+        raise ValueError(f"need one caption per image; got {len(captions)} for {len(images)}")
+    model.eval()
+    inp, tgt = model.vocab.batch(captions)
+    s = model.encoder.stride
+    x = images.detach().clone().requires_grad_(True)
+    maps = []
+    with torch.enable_grad(), one_thread():
+        logits, _ = model(x, inp)
+        log_p = logits.log_softmax(-1).gather(-1, tgt[..., None])[..., 0]            # (B, T)
+        for t in range(log_p.shape[1]):   # samples are independent (eval mode): one backward per position
+            (g,) = torch.autograd.grad(log_p[:, t].sum(), x, retain_graph=t < log_p.shape[1] - 1)
+            maps.append(F.avg_pool2d((g * x).sum(1, keepdim=True).abs(), s) * s * s)
+    return torch.cat(maps, 1).detach()
+
+
+def pointing_accuracy(model: ShowAttendTell, scenes: Scenes, maps: torch.Tensor | None = None) -> dict:
     """Share of object words (colours, shapes) whose attention maximum lies in that object's box.
 
+    ``maps`` (B, T, H, W) scores another explanation on the same grid instead (e.g. ``word_saliency``).
     Returns ``{"all": ..., "colour": ..., "shape": ..., "n_words": ...}``.
     """
     if not isinstance(scenes, Scenes):
         raise TypeError(f"scenes must be a Scenes from make_scenes; got {type(scenes).__name__}")
-    maps = model.attend(scenes.images, scenes.captions)
+    if maps is None:
+        maps = model.attend(scenes.images, scenes.captions)
+    else:
+        check_tensor(maps, "maps", ndim=4)
+        words = max(len(c.split()) for c in scenes.captions)
+        if len(maps) != len(scenes.images) or maps.shape[1] < words:
+            raise ValueError(f"maps must be (scenes, caption positions, H, W) with {len(scenes.images)} scenes and "
+                             f"at least {words} positions; got {tuple(maps.shape)}")
     peaks = attention_peaks(maps, model.encoder.stride)
     hits = {"colour": [], "shape": []}
     for n, caption in enumerate(scenes.captions):

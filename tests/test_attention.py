@@ -256,3 +256,31 @@ def test_word_probabilities_and_occlusion_check():
         cap.word_probabilities(s.images, s.captions[:2])
     with pytest.raises(TypeError, match="Scenes"):
         A.occlusion_check(cap, s.images)
+
+
+def test_word_saliency_matches_captum_input_x_gradient():
+    """word_saliency against captum's InputXGradient on log P(word t), pooled onto the same grid."""
+    from captum.attr import InputXGradient
+    torch.manual_seed(0)
+    model = A.ShowAttendTell().eval()
+    s = make_scenes(5, size=32, n_objects=2, seed=9)
+    ours = A.word_saliency(model, s.images, s.captions)
+    inp, tgt = model.vocab.batch(s.captions)
+    stride = model.encoder.stride
+    assert ours.shape == (5, inp.shape[1], 32 // stride, 32 // stride)
+
+    def log_p(x):
+        logits, _ = model(x, inp)
+        return logits.log_softmax(-1).gather(-1, tgt[..., None])[..., 0]
+
+    for t in (0, 2, inp.shape[1] - 1):
+        theirs = InputXGradient(log_p).attribute(s.images.clone(), target=t).sum(1, keepdim=True).abs()
+        theirs = torch.nn.functional.avg_pool2d(theirs, stride)[:, 0] * stride ** 2
+        assert torch.allclose(ours[:, t], theirs, rtol=1e-4, atol=1e-7), t
+    # Scored like attention: the oracle maps through `maps=` give the oracle's accuracy.
+    oracle = OracleCaptioner(s).attend(s.images, s.captions)
+    assert A.pointing_accuracy(model, s, maps=oracle)["all"] == 1.0
+    with pytest.raises(ValueError, match="scenes"):
+        A.pointing_accuracy(model, s, maps=oracle[:3])
+    with pytest.raises(ValueError, match="one caption per image"):
+        A.word_saliency(model, s.images, s.captions[:2])
