@@ -47,6 +47,8 @@ CLAIMS = {
         "parametric minus PCA held-out accuracy": ("acc_param - acc_pca_held", ">", 0.2),
         "parametric MNIST 10-NN accuracy": ("acc_mnist", ">", 0.88),
         "parametric minus PCA on MNIST": ("acc_mnist - acc_mnist_pca", ">", 0.3),
+        "penultimate layer, trained minus untrained 10-NN accuracy": ("learned", ">", 0.03),
+        "penultimate layer, trained minus pixels 10-NN accuracy": ("over_pixels", ">", 0.0),
     },
     "02_filters": {
         "sparse-coded conv1 median R2": ('cnn_fit.summary()["median_r2"]', ">", 0.85),
