@@ -76,6 +76,8 @@ CLAIMS = {
         "final-loss spread over seeds": ("loss_spread", "<", 0.10),
         "largest matched weight correlation": ("np.max(matched_w)", "<", 0.6),
         "largest matched activation correlation": ("np.max(matched_act)", "<", 0.95),
+        "worst pair's barrier left after aligning units": ("max(b for _, b in real.values())", "<", 0.3),
+        "worst pair's barrier removed by aligning units": ("min(a - b for a, b in real.values())", ">", 0.2),
         "matched minus identity activation correlation": (
             'np.min(matched_act - np.array([p["identity_act_corr"] for p in pairs]))', ">", 0.3),
     },

@@ -147,6 +147,50 @@ def glass_pair(model_a: nn.Module, model_b: nn.Module, X: torch.Tensor, layer: s
             "frac_units_above_0.9": float((corr[rows, cols] > 0.9).mean())}
 
 
+def align_hidden_units(model_a: nn.Module, model_b: nn.Module, X: torch.Tensor) -> nn.Module:
+    """A copy of ``model_b`` (a LeNet-300-100: fc1 -> fc2 -> fc3) with its hidden units permuted to line
+    up with ``model_a``'s, layer by layer: each layer's units are matched by the correlation of their
+    pre-activations on ``X`` (Hungarian), then fc1's permutation is applied to its rows and to fc2's
+    columns, and so on. The function is unchanged (the permutation symmetry); only the names move."""
+    for name, m in (("model_a", model_a), ("model_b", model_b)):
+        if not all(isinstance(getattr(m, k, None), nn.Linear) for k in ("fc1", "fc2", "fc3")):
+            raise TypeError(f"{name} must have Linear layers fc1, fc2, fc3 (a LeNet-300-100); got "
+                            f"{type(m).__name__}")
+    aligned = copy.deepcopy(model_b).eval()
+    with torch.no_grad():
+        for layer, following in (("fc1", "fc2"), ("fc2", "fc3")):
+            acts_a = layer_activations(model_a, X, [layer])[layer].numpy()
+            acts_b = layer_activations(aligned, X, [layer])[layer].numpy()
+            a, b, dead_a, dead_b = drop_constant(acts_a, acts_b)
+            if len(dead_a) or len(dead_b):
+                raise ValueError(f"{layer} has units constant on X; use inputs on which every unit varies")
+            rows, cols = bipartite_matching(channel_correlation(a, b))
+            perm = torch.as_tensor(cols[np.argsort(rows)])
+            here, nxt = getattr(aligned, layer), getattr(aligned, following)
+            here.weight.copy_(here.weight[perm])
+            here.bias.copy_(here.bias[perm])
+            nxt.weight.copy_(nxt.weight[:, perm])
+    return aligned
+
+
+@torch.no_grad()
+def interpolation_losses(model_a: nn.Module, model_b: nn.Module, X: torch.Tensor, y: torch.Tensor,
+                         steps: int = 11) -> tuple[np.ndarray, np.ndarray]:
+    """Mean test loss along the straight line between two nets' weights, ``(1 - t) a + t b`` for
+    ``steps`` values of t in [0, 1] (linear mode connectivity). Returns (t, losses)."""
+    check_scalar(steps, "steps", numbers.Integral, low=2)
+    params_a, params_b = model_a.state_dict(), model_b.state_dict()
+    if params_a.keys() != params_b.keys():
+        raise ValueError("the two models must have the same architecture (the same parameter names)")
+    between = copy.deepcopy(model_a).eval()
+    ts = np.linspace(0.0, 1.0, steps)
+    losses = []
+    for t in ts:
+        between.load_state_dict({k: (1 - t) * params_a[k] + t * params_b[k] for k in params_a})
+        losses.append(mean_loss(between, X, y))
+    return ts, np.array(losses)
+
+
 def regression_between(target, source, alpha: float = 0.05, max_rows: int = 20_000, seed: int = 0) -> dict:
     """Predict each (normalised) channel of ``target`` from all channels of ``source``.
 

@@ -69,3 +69,33 @@ def test_reinitialised_is_a_fresh_untrained_copy():
     assert not a.training
     with pytest.raises(TypeError, match="torch.nn.Module"):
         convergent.reinitialised("lenet", 0)
+
+
+def test_align_hidden_units_undoes_a_permutation_and_keeps_the_function():
+    import numpy as np
+    import pytest
+    import torch
+    from course_utils import convergent, models
+    torch.manual_seed(0)
+    net = models.LeNet300100().eval()
+    X = torch.rand(400, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    shuffled = convergent.reinitialised(net, 0)
+    shuffled.load_state_dict(net.state_dict())
+    p1, p2 = torch.randperm(300), torch.randperm(100)
+    with torch.no_grad():                                   # the same function, units renamed
+        shuffled.fc1.weight.copy_(net.fc1.weight[p1]); shuffled.fc1.bias.copy_(net.fc1.bias[p1])
+        shuffled.fc2.weight.copy_(net.fc2.weight[p2][:, p1]); shuffled.fc2.bias.copy_(net.fc2.bias[p2])
+        shuffled.fc3.weight.copy_(net.fc3.weight[:, p2])
+        assert torch.allclose(shuffled(X), net(X), atol=1e-5)
+    aligned = convergent.align_hidden_units(net, shuffled, X)
+    for k, v in net.state_dict().items():
+        assert torch.allclose(aligned.state_dict()[k], v), f"{k} not restored"
+    y = net(X).argmax(1)
+    ts, losses = convergent.interpolation_losses(net, aligned, X, y, steps=5)
+    assert np.allclose(ts, [0, 0.25, 0.5, 0.75, 1]) and np.allclose(losses, losses[0], atol=1e-5)
+    _, raw = convergent.interpolation_losses(net, shuffled, X, y, steps=5)
+    assert raw[2] > raw[0] + 0.01, "halfway between two namings of one net is another net"
+    with pytest.raises(TypeError, match="fc1, fc2, fc3"):
+        convergent.align_hidden_units(net, models.LeNet5(), X)
+    with pytest.raises(ValueError, match="same architecture"):
+        convergent.interpolation_losses(net, models.LeNet5(), X, y)
