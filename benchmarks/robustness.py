@@ -132,6 +132,9 @@ CLAIMS = {
         "Grad-CAM pointing game": ('mean["Grad-CAM"]["pointing game ↑"]', ">", 0.5),
         "random map's pointing game": ('mean["random"]["pointing game ↑"]', "<", 0.3),
         "least Spearman with the black-fill ranking": ("min(measured.values())", "<", 0.9),
+        "split-half noise floor minus least fill agreement": ("noise_floor - min(measured.values())", ">", 0.3),
+        "IG's grey-fill rank, grey minus black counterfactual": (
+            'matched["Integrated Gradients"] - fill_ranks["grey"]["Integrated Gradients"]', "<", 0),
     },
 }
 
