@@ -136,6 +136,19 @@ CLAIMS = {
         "IG's grey-fill rank, grey minus black counterfactual": (
             'matched["Integrated Gradients"] - fill_ranks["grey"]["Integrated Gradients"]', "<", 0),
     },
+    "12_feature_visualisation": {
+        "worst unit's raw-pixel activation over its best crop": ("min(ratio[n][0] for n in units)", ">", 1.5),
+        "worst unit's robustness gain from transformations": ("min(robust[n][2] - robust[n][0] for n in units)", ">", 0.3),
+        "worst unit's real-crop minus raw-pixel robustness": ("min(robust_data[n] - robust[n][0] for n in units)", ">", 0.2),
+        "Fourier minus raw-pixel spectrum slope": ('slope["blocks.7 channel"][4] - slope["blocks.7 channel"][0]', "<", -0.7),
+        "natural photos' spectrum slope": ("natural_slope", "<", -1.5),
+        "noise spectrum slope": ("noise_slope", ">", -0.5),
+        "diversity term: similarity at weight 20 minus 0": ("similarity[20.0] - similarity[0.0]", "<", 0),
+        "best FGSM success rate": ("max(fgsm_success)", ">", 0.59),
+        "best random-noise success rate": ("max(noise_success)", "<", 0.26),
+        "FGSM minus noise success at equal budget": ("fgsm_success[EPS.index(NOISE_EPS[0])] - noise_success[0]", ">", 0.4),
+        "PGD minus FGSM success at the same budget": ("pgd_untargeted_success - fgsm_same", ">", -0.001),
+    },
 }
 
 EXECUTED = ROOT / "test-artifacts" / "robustness"   # seed 0's executed notebooks, outputs included
