@@ -16,8 +16,7 @@
    libraries recommend) for N = 5,000, 10,000, 20,000 and 70,000: the course's approximate TSNE
    (method="fft": sparse P over 90 exact nearest neighbours, FFT-interpolated repulsion),
    openTSNE (its defaults: FFT above 10,000 points, Barnes-Hut below) and scikit-learn's
-   Barnes-Hut, every one with two threads (n_jobs=2; the course uses torch's two threads for the
-   neighbour search). scikit-learn is skipped where its time, extrapolated by N log N from the
+   Barnes-Hut, every one with two threads (n_jobs=2). scikit-learn is skipped where its time, extrapolated by N log N from the
    previous row, exceeds 10 minutes. Columns: wall and CPU time, peak memory, KL(P||Q) under
    one sparse P for every method (the course's ``sparse_joint_probabilities``: exact 90
    neighbours, perplexity 30; Z summed exactly over all pairs), 10-NN accuracy (3-fold CV over
@@ -58,6 +57,7 @@ ONE_THREAD = ["sklearn_bh_1thread", "opentsne_1thread"]
 SCALING_N = [5000, 10000, 20000, 70000]
 SCALING_METHODS = ["course", "opentsne", "sklearn_bh"]
 SKLEARN_MAX_S = 600  # skip scikit-learn where its extrapolated time exceeds this
+EMBEDDINGS = HERE / "results" / "tsne_fashion70k.npz"  # the largest N's maps, read by lecture 01
 SKLEARN_EXACT_MAX_N = 2000  # beyond: hours of float64 N^2 work per run (see the note in the JSON)
 PERPLEXITY = 30.0
 
@@ -84,7 +84,8 @@ def worker(method: str, data_path: str, out_path: str):
     method = method.removesuffix("_1thread")
     if method in ("course", "course_fft"):
         from course_utils.tsne import TSNE
-        model = TSNE(perplexity=PERPLEXITY, random_state=0, method="fft" if method == "course_fft" else "auto")
+        model = (TSNE(perplexity=PERPLEXITY, random_state=0, method="fft", n_jobs=n_jobs) if method == "course_fft"
+                 else TSNE(perplexity=PERPLEXITY, random_state=0))
         fit = model.fit_transform
     elif method in ("sklearn_bh", "sklearn_exact"):
         from sklearn.manifold import TSNE as SklearnTSNE
@@ -178,28 +179,42 @@ def sparse_quality(X, y, Y, P):
 
 
 def scaling_table(tmp: Path, sizes=SCALING_N, on_row=None) -> list[dict]:
-    """The scaling rows, largest N first (the goals are at the largest), ``on_row(rows)`` after each."""
+    """The scaling rows, smallest N first, ``on_row(rows)`` after each.
+
+    scikit-learn is skipped where its time, extrapolated by N log N from its previous row, exceeds
+    ``SKLEARN_MAX_S``. At the largest N the embeddings and labels go to ``EMBEDDINGS`` (float16),
+    for lecture 01's figure.
+    """
     from course_utils.tsne import sparse_joint_probabilities
     X_all, y_all = fashion_mnist_50()
-    rows = []
-    for n in [max(sizes)] + sorted(set(sizes) - {max(sizes)}):
+    rows, sklearn_last = [], None
+    for n in sorted(set(sizes)):
         X, y = X_all[:n], y_all[:n]
         P = sparse_joint_probabilities(X, PERPLEXITY)
+        embeddings = {}
         for method in SCALING_METHODS:
-            try:
-                info, Y = run_child("course_fft" if method == "course" else method, X, tmp,
-                                    timeout=SKLEARN_MAX_S if method == "sklearn_bh" else None)
-            except subprocess.TimeoutExpired:
-                rows.append({"n": n, "method": method, "skipped": f"skipped: not done after {SKLEARN_MAX_S / 60:.0f} min"})
-                print(f"  N={n} {method}: {rows[-1]['skipped']}", flush=True)
-                continue
+            if method == "sklearn_bh" and sklearn_last is not None:
+                n0, s0 = sklearn_last
+                predicted = s0 * n * np.log(n) / (n0 * np.log(n0))
+                if predicted > SKLEARN_MAX_S:
+                    rows.append({"n": n, "method": method, "skipped": f"skipped: by N log N from its {s0:.0f} s at "
+                                 f"N={n0:,} it would take ~{predicted / 60:.0f} min (limit {SKLEARN_MAX_S / 60:.0f})"})
+                    print(f"  N={n} {method}: {rows[-1]['skipped']}", flush=True)
+                    continue
+            info, Y = run_child("course_fft" if method == "course" else method, X, tmp)
+            if method == "sklearn_bh":
+                sklearn_last = (n, info["wall_s"])
+            embeddings[method] = Y
             rows.append({"n": n, "method": method, **info, **sparse_quality(X, y, Y, P)})
             print(f"  N={n} {method}: {info['wall_s']:.1f} s (cpu {info['cpu_s']:.1f} s), peak {info['peak_rss_mb']:.0f} MB, "
                   f"KL {rows[-1]['kl']:.4f}, 10-NN {rows[-1]['knn10_accuracy']:.4f}, "
                   f"trust {rows[-1]['trustworthiness']:.4f}", flush=True)
             if on_row is not None:
                 on_row(rows)
-    return sorted(rows, key=lambda r: r["n"])
+        if n == max(sizes) and on_row is not None:
+            np.savez_compressed(EMBEDDINGS, labels=y.astype(np.uint8),
+                                **{m: Y.astype(np.float16) for m, Y in embeddings.items()})
+    return rows
 
 
 def build_result(digits: list[dict], scaling: list[dict], sizes, load_start) -> dict:
@@ -244,7 +259,7 @@ def build_result(digits: list[dict], scaling: list[dict], sizes, load_start) -> 
                            "trustworthiness_neighbors": 10, "kl": "KL(P||Q) with the exact P for every method",
                            "memory": "child-process peak RSS (VmHWM of /proc/self/status)",
                            "threads": "digits: sklearn n_jobs=2, openTSNE n_jobs=2, course n_jobs=1, plus *_1thread rows; "
-                                      "scaling: sklearn and openTSNE n_jobs=2, course torch's 2 threads",
+                                      "scaling: sklearn, openTSNE and the course n_jobs=2",
                            "scaling_data": "first N of the 70,000 Fashion-MNIST (train + test, shuffled with seed 0), 50 PCA dims",
                            "scaling_kl": "KL(P||Q) with the course's sparse P (90 exact neighbours) for every method, Z exact",
                            "scaling_knn": "10-NN, 3-fold CV over the first min(N, 20,000) points",

@@ -345,11 +345,14 @@ def nearest_neighbors(X, k: int, batch: int = 1024, device=None):
     Xt = torch.as_tensor((X64 - X64.mean(axis=0)).astype(np.float32), device=device)
     sq = (Xt * Xt).sum(1)
     indices = np.empty((n, k), dtype=np.int64)
+    block = torch.empty((min(batch, n), n), dtype=Xt.dtype, device=device)  # reused: a fresh
+    # (batch, N) array per block costs more in page faults than the product itself
     for start in range(0, n, batch):
         rows = slice(start, min(start + batch, n))
+        d = block[: rows.stop - rows.start]
         # |x_i - x_j|^2 = |x_i|^2 + (|x_j|^2 - 2 x_i.x_j): the first term is the same along a row,
         # so the ranking needs only the second, one fused matrix product.
-        d = torch.addmm(sq[None, :], Xt[rows], Xt.T, alpha=-2.0)
+        torch.addmm(sq[None, :], Xt[rows], Xt.T, alpha=-2.0, out=d)
         d[torch.arange(d.shape[0]), torch.arange(rows.start, rows.stop)] = float("inf")  # not itself
         indices[rows] = torch.topk(d, k, dim=1, largest=False, sorted=True).indices.cpu().numpy()
     distances = np.empty((n, k))
@@ -450,6 +453,39 @@ def lagrange_weights(t, n_nodes: int) -> np.ndarray:
     return W
 
 
+def _interpolation(Y, n_interpolation_points: int, min_num_intervals: int, ints_in_interval: float):
+    """The grid of ``fft_repulsion`` and each point's Lagrange weights on it.
+
+    Returns (node (N, p*p) flat node indices, weight (N, p*p), G nodes per side, node spacing).
+    """
+    n, p = len(Y), n_interpolation_points
+    lo = Y.min(axis=0)
+    span = float((Y.max(axis=0) - lo).max()) * (1 + 1e-9) + 1e-9
+    n_boxes = int(max(min_num_intervals, np.ceil(span * ints_in_interval)))
+    h = span / n_boxes                 # box side
+    G = n_boxes * p                    # nodes per side; node g sits at lo + (g + 0.5) h / p
+    u = (Y - lo) / h                   # position in box units
+    box = np.minimum(u.astype(np.int64), n_boxes - 1)
+    t = (u - box) * p - 0.5            # position in its box, in node units
+    wx, wy = lagrange_weights(t[:, 0], p), lagrange_weights(t[:, 1], p)
+    gx, gy = box[:, :1] * p + np.arange(p), box[:, 1:] * p + np.arange(p)
+    node = (gx[:, :, None] * G + gy[:, None, :]).reshape(n, p * p)
+    weight = (wx[:, :, None] * wy[:, None, :]).reshape(n, p * p)
+    return node, weight, G, h / p
+
+
+def even_kernel_spectrum(kernel, L: int, spacing: float) -> np.ndarray:
+    """The DFT, in ``rfft2``'s (L, L/2 + 1) layout, of ``kernel(dx^2 + dy^2)`` on an L x L torus of nodes.
+
+    The kernel is even in both axes, so its DFT is real and equals a DCT-I of one quadrant:
+    a quarter of the points of a full ``rfft2``, and no imaginary part to carry.
+    """
+    import scipy.fft
+    offset = np.arange(L // 2 + 1, dtype=np.float32) * np.float32(spacing)
+    K = scipy.fft.dctn(kernel(offset[:, None] ** 2 + offset[None, :] ** 2), type=1, workers=-1)
+    return np.concatenate([K, K[-2:0:-1]])   # rows L/2+1 .. L-1 mirror rows L/2-1 .. 1
+
+
 def fft_repulsion(Y, n_interpolation_points: int = 3, min_num_intervals: int = 50,
                   ints_in_interval: float = 1.0):
     """FFT-interpolated repulsion of a 2-D embedding: (R, Z) with R_i ~ sum_j w_ij^2 (y_i - y_j),
@@ -458,42 +494,40 @@ def fft_repulsion(Y, n_interpolation_points: int = 3, min_num_intervals: int = 5
     The square around Y is cut into boxes of side at most 1 / ``ints_in_interval`` (at least
     ``min_num_intervals`` per side), each with ``n_interpolation_points`` equispaced nodes per side.
     Each point spreads its charges (1, y_i) onto the nodes of its box with Lagrange weights; the
-    nodes interact exactly, by a circular convolution on the grid done by FFT (the kernel is
-    padded to twice the grid, so nothing wraps around); the result is interpolated back with the
-    same weights. More nodes per box or smaller boxes: more accurate, slower.
+    nodes interact exactly, by a circular convolution on the grid done by FFT (the grid is
+    zero-padded to twice its size, so nothing wraps around); the result is interpolated back with
+    the same weights. More nodes per box or smaller boxes: more accurate, slower.
     """
     import scipy.fft
+    import scipy.sparse
     Y = np.asarray(Y, dtype=np.float64)
-    n, p = len(Y), n_interpolation_points
-    lo = Y.min(axis=0)
-    span = float((Y.max(axis=0) - lo).max()) * (1 + 1e-9) + 1e-9
-    n_boxes = int(max(min_num_intervals, np.ceil(span * ints_in_interval)))
-    h = span / n_boxes                 # box side
-    G = n_boxes * p                    # nodes per side; node g sits at lo + (g + 0.5) h / p
-    # Interpolation: box of each point, position in its box in node units, weights per axis.
-    u = (Y - lo) / h
-    box = np.minimum(u.astype(np.int64), n_boxes - 1)
-    t = (u - box) * p - 0.5
-    wx, wy = lagrange_weights(t[:, 0], p), lagrange_weights(t[:, 1], p)
-    gx, gy = box[:, :1] * p + np.arange(p), box[:, 1:] * p + np.arange(p)
-    node = (gx[:, :, None] * G + gy[:, None, :]).reshape(n, p * p)     # flat node index
-    weight = (wx[:, :, None] * wy[:, None, :]).reshape(n, p * p)
-    # Charges: (1, y1, y2) meet the kernel w^2, and 1 meets w (for Z).
-    charges = np.stack([np.ones(n), Y[:, 0], Y[:, 1], np.ones(n)])
-    grid = np.stack([np.bincount(node.ravel(), (weight * q[:, None]).ravel(), G * G) for q in charges])
+    n = len(Y)
+    node, weight, G, spacing = _interpolation(Y, n_interpolation_points, min_num_intervals, ints_in_interval)
+    # Interpolation as a sparse (N, G*G) matrix: spreading onto the grid is W.T @ charges,
+    # reading the grid back at the points is W @ potentials.
+    k = node.shape[1]
+    W = scipy.sparse.csr_matrix((weight.ravel().astype(np.float32), node.ravel(), np.arange(0, n * k + 1, k)),
+                                shape=(n, G * G))
+    charges = np.column_stack([np.ones(n), Y]).astype(np.float32)     # (1, y1, y2) per point
+    grid = np.ascontiguousarray((W.T @ charges).T).reshape(3, G, G)
     # float32 on the grid: twice as fast, and its rounding (1e-7) is far below the interpolation's.
-    L = scipy.fft.next_fast_len(2 * G, real=True)
-    offset = np.minimum(np.arange(L), L - np.arange(L)).astype(np.float32) * np.float32(h / p)
-    w = 1.0 / (1.0 + offset[:, None] ** 2 + offset[None, :] ** 2)  # circular node distances
-    kernels = scipy.fft.rfft2(np.stack([w * w, w]), workers=-1)
-    spectra = scipy.fft.rfft2(grid.reshape(4, G, G).astype(np.float32), s=(L, L), workers=-1)
-    spectra[:3] *= kernels[0]
-    spectra[3] *= kernels[1]
-    potential = scipy.fft.irfft2(spectra, s=(L, L), workers=-1)[:, :G, :G].reshape(4, G * G)
-    phi = np.einsum("nk,cnk->cn", weight, potential[:, node])     # back at the points
+    L = 2 * scipy.fft.next_fast_len(G)   # even, and >= 2G: the circular convolution does not wrap
+    w_squared = even_kernel_spectrum(lambda d2: 1.0 / (1.0 + d2) ** 2, L, spacing)
+    w_spectrum = even_kernel_spectrum(lambda d2: 1.0 / (1.0 + d2), L, spacing)
+    # The 2-D FFT, one axis at a time: the last G of the L rows are zero padding, so the first
+    # axis is transformed on G rows only (and on the way back only G rows are needed).
+    spectra = scipy.fft.fft(scipy.fft.rfft(grid, n=L, axis=2, workers=-1), n=L, axis=1, workers=-1)
+    # Z = sum_ij w_ij = <grid_1, w * grid_1>, which by Parseval's theorem is read off the spectrum
+    # of the charge-1 grid: no inverse transform. (rfft keeps half the columns: count the others twice.)
+    twice = np.full(L // 2 + 1, 2.0)
+    twice[[0, -1]] = 1.0
+    Z = float(np.sum(twice * np.sum(np.abs(spectra[0]) ** 2 * w_spectrum, axis=0, dtype=np.float64))) / L ** 2
+    spectra *= w_squared
+    potential = scipy.fft.irfft(scipy.fft.ifft(spectra, axis=1, workers=-1)[:, :G], n=L, axis=2, workers=-1)
+    phi = W @ np.ascontiguousarray(potential[:, :, :G].reshape(3, G * G).T)   # (N, 3), back at the points
     # sum_j w_ij^2 (y_i - y_j) = y_i phi_1 - phi_y (the j = i terms cancel); Z without the N w_ii = 1.
-    R = Y * phi[0][:, None] - phi[1:3].T
-    return R, float(phi[3].sum() - n)
+    R = Y * phi[:, :1] - phi[:, 1:]
+    return R, Z - n
 
 
 class _SparseGradient:
@@ -504,7 +538,8 @@ class _SparseGradient:
     Repulsion: -4 R_i / Z from ``fft_repulsion``.
     """
 
-    def __init__(self, P, n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1.0, device=None):
+    def __init__(self, P, n_interpolation_points=3, min_num_intervals=50, ints_in_interval=1.0, device=None,
+                 n_threads: int = 1):
         import scipy.sparse
         U = scipy.sparse.triu(P, k=1).tocsr()
         self.n = P.shape[0]
@@ -516,6 +551,9 @@ class _SparseGradient:
         self.fft = dict(n_interpolation_points=n_interpolation_points, min_num_intervals=min_num_intervals,
                         ints_in_interval=ints_in_interval)
         self.device = device
+        # With two threads the attraction (sparse products, single-threaded) runs while the main
+        # thread computes the repulsion: both release the GIL, so they overlap.
+        self.pool = ThreadPoolExecutor(1) if n_threads > 1 else None
 
     def attraction(self, Y):
         """(A, d2): A_i = sum_j p_ij w_ij (y_i - y_j) over the stored pairs, float32."""
@@ -530,11 +568,12 @@ class _SparseGradient:
         return Y * s[:, -1:] - s[:, :-1], d2
 
     def __call__(self, Y, exaggeration: float = 1.0, with_kl: bool = False):
-        A, d2 = self.attraction(Y)
+        attraction = self.pool.submit(self.attraction, Y) if self.pool else None
         if self.device is None or self.device.type == "cpu":
             R, Z = fft_repulsion(Y, **self.fft)
         else:
             R, Z = fft_repulsion_torch(Y, device=self.device, **self.fft)
+        A, d2 = attraction.result() if attraction else self.attraction(Y)
         grad = 4.0 * (exaggeration * A - R / Z)
         kl = None
         if with_kl:  # KL = sum p log p - sum p log w + log Z, over both triangles
@@ -542,7 +581,9 @@ class _SparseGradient:
         return grad.astype(np.float32), kl
 
     def close(self):
-        pass
+        if self.pool:  # later calls (the final KL) run on this thread
+            self.pool.shutdown()
+            self.pool = None
 
 
 def fft_repulsion_torch(Y, device, n_interpolation_points: int = 3, min_num_intervals: int = 50,
@@ -635,7 +676,9 @@ class TSNE:
         a standard deviation of about 1e-4).
     random_state : seed for init="random" (the run is deterministic either way).
     snapshot_every : keep (step, embedding, KL) every that many steps in ``snapshots_``.
-    n_jobs : threads for the gradient. On a busy 2-core machine 1 is often as fast as 2.
+    n_jobs : threads for the gradient. On a busy 2-core machine 1 is often as fast as 2 for the
+        exact method; for "fft", 2 lets the attraction run beside the repulsion (its FFTs use
+        every core either way).
 
     Attributes: ``embedding_`` (N, n_components), ``kl_divergence_`` (KL(P||Q) of the final
     embedding without exaggeration; exact in float64 for method="exact", with the sparse P and the
@@ -769,7 +812,7 @@ class TSNE:
                 knn = nearest_neighbors(X, k, device=device)
             self.P_ = sparse_joint_probabilities(X, self.perplexity, knn=knn)
             gradient = _SparseGradient(self.P_, self.n_interpolation_points, self.min_num_intervals,
-                                       self.ints_in_interval, device=device)
+                                       self.ints_in_interval, device=device, n_threads=self.n_jobs)
             kl_of = lambda Y: gradient(np.asarray(Y, np.float32), with_kl=True)[1]  # noqa: E731
         auto = isinstance(self.learning_rate, str)
         rate_early = n / self.early_exaggeration  # "auto", and the cap on a fixed rate (see the docstring)

@@ -278,6 +278,9 @@ def test_fft_tsne_as_good_as_opentsne_on_digits(digits):
     short = dict(method="fft", min_num_intervals=20, n_iter=100)
     again = TSNE(**short).fit_transform(X, knn=nearest_neighbors(X, 90))
     assert np.array_equal(again, TSNE(**short).fit_transform(X))
+    # two threads (the attraction beside the repulsion) compute the same map
+    two = TSNE(**short, n_jobs=2)
+    assert np.array_equal(two.fit_transform(X), again) and np.isfinite(two.kl_divergence_)
 
 
 def test_auto_picks_exact_for_small_and_fft_for_large(monkeypatch, digits):
