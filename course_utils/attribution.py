@@ -64,21 +64,32 @@ def grad_cam(model: nn.Module, x: torch.Tensor, target, layer, upsample: bool = 
     module = _layer(model, layer)
     captured = {}
 
-    def grab(_, __, output):  # temporary, removed in `finally`
+    def start_graph(_, args):  # temporary hooks, removed in `finally`
+        # Grad-CAM needs d(score)/d(activation) only, so the layers before this one run under
+        # no_grad (no graph, nothing saved for backward) and recording starts here. The layer's
+        # input becomes a fresh tensor that needs a gradient (a clone, so an in-place layer may
+        # still overwrite it), so that a layer without parameters has a graph too.
+        torch.set_grad_enabled(True)
+        return tuple(a.detach().requires_grad_(True).clone() if isinstance(a, torch.Tensor) and a.is_floating_point()
+                     else a for a in args)
+
+    def grab(_, __, output):
         captured["a"] = output
 
     with bp.in_eval_mode(model, "computing Grad-CAM"):
-        handle = module.register_forward_hook(grab)
+        handles = [module.register_forward_pre_hook(start_graph), module.register_forward_hook(grab)]
         try:
-            with torch.enable_grad():
-                out = model(batch.detach().requires_grad_(True))
-                activation = captured.get("a")
-                if not isinstance(activation, torch.Tensor) or activation.dim() != 4:
-                    raise ValueError(f"Grad-CAM needs a conv layer with a (B,C,h,w) output; got "
-                                     f"{getattr(activation, 'shape', type(activation).__name__)}")
-                (grad,) = torch.autograd.grad(bp.target_scalar(out, target, len(batch)), activation)
+            with torch.no_grad():   # left again below: grad mode returns to what it was
+                out = model(batch)
+                with torch.enable_grad():
+                    activation = captured.get("a")
+                    if not isinstance(activation, torch.Tensor) or activation.dim() != 4:
+                        raise ValueError(f"Grad-CAM needs a conv layer with a (B,C,h,w) output; got "
+                                         f"{getattr(activation, 'shape', type(activation).__name__)}")
+                    (grad,) = torch.autograd.grad(bp.target_scalar(out, target, len(batch)), activation)
         finally:
-            handle.remove()
+            for handle in handles:
+                handle.remove()
     weights = grad.mean(dim=(2, 3), keepdim=True)                    # alpha_k: how much channel k matters
     cam = (weights * activation.detach()).sum(1, keepdim=True).clamp(min=0)
     if upsample:

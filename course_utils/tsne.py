@@ -26,6 +26,7 @@ few thousand points.
 from __future__ import annotations
 
 import numbers
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -355,10 +356,12 @@ def nearest_neighbors(X, k: int, batch: int = 1024, device=None):
         torch.addmm(sq[None, :], Xt[rows], Xt.T, alpha=-2.0, out=d)
         d[torch.arange(d.shape[0]), torch.arange(rows.start, rows.stop)] = float("inf")  # not itself
         indices[rows] = torch.topk(d, k, dim=1, largest=False, sorted=True).indices.cpu().numpy()
+    # The chosen distances, exactly, in float64 on the CPU (mps has no float64), in torch's threads.
+    X64t, chosen = torch.from_numpy(X64), torch.from_numpy(indices)
     distances = np.empty((n, k))
     for start in range(0, n, batch):
         rows = slice(start, start + batch)
-        distances[rows] = ((X64[rows, None, :] - X64[indices[rows]]) ** 2).sum(-1)
+        distances[rows] = ((X64t[rows, None, :] - X64t[chosen[rows]]) ** 2).sum(-1).numpy()
     return indices, distances
 
 
@@ -588,41 +591,35 @@ class _SparseGradient:
 
 def fft_repulsion_torch(Y, device, n_interpolation_points: int = 3, min_num_intervals: int = 50,
                         ints_in_interval: float = 1.0):
-    """``fft_repulsion`` in torch on ``device`` (cuda or mps): the same steps, line for line."""
+    """``fft_repulsion`` with the grid work in torch on ``device`` (cuda or mps): the same steps.
+
+    The interpolation weights come from the same numpy code; spreading, the FFTs and reading back
+    run on the device (torch has no DCT, so the kernels' real spectra come from a full ``rfft2``).
+    """
+    import scipy.fft
     import torch
-    Y = torch.as_tensor(np.asarray(Y, dtype=np.float32), device=device)
-    n, p = len(Y), n_interpolation_points
-    lo = Y.min(0).values
-    span = float((Y.max(0).values - lo).max()) * (1 + 1e-6) + 1e-6
-    n_boxes = int(max(min_num_intervals, np.ceil(span * ints_in_interval)))
-    h = span / n_boxes
-    G = n_boxes * p
-    u = (Y - lo) / h
-    box = u.long().clamp(max=n_boxes - 1)
-    t = (u - box) * p - 0.5
-    nodes = torch.arange(p, device=device)
-    wx, wy = (torch.ones(n, p, device=device) for _ in range(2))
-    for k in range(p):
-        for m in range(p):
-            if m != k:
-                wx[:, k] *= (t[:, 0] - m) / (k - m)
-                wy[:, k] *= (t[:, 1] - m) / (k - m)
-    gx, gy = box[:, :1] * p + nodes, box[:, 1:] * p + nodes
-    node = (gx[:, :, None] * G + gy[:, None, :]).reshape(n, p * p)
-    weight = (wx[:, :, None] * wy[:, None, :]).reshape(n, p * p)
-    charges = torch.stack([torch.ones(n, device=device), Y[:, 0], Y[:, 1], torch.ones(n, device=device)])
-    grid = torch.zeros(4, G * G, device=device).index_add_(1, node.ravel(), (weight[None] * charges[:, :, None]).reshape(4, -1))
-    L = 2 * G
+    Y = np.asarray(Y, dtype=np.float64)
+    n = len(Y)
+    node, weight, G, spacing = _interpolation(Y, n_interpolation_points, min_num_intervals, ints_in_interval)
+    node = torch.as_tensor(node, device=device)
+    weight = torch.as_tensor(weight, dtype=torch.float32, device=device)
+    charges = torch.as_tensor(np.stack([np.ones(n), Y[:, 0], Y[:, 1]]), dtype=torch.float32, device=device)
+    grid = torch.zeros(3, G * G, device=device).index_add_(
+        1, node.ravel(), (weight[None] * charges[:, :, None]).reshape(3, -1))
+    L = 2 * scipy.fft.next_fast_len(G)
     idx = torch.arange(L, device=device)
-    offset = torch.minimum(idx, L - idx).float() * (h / p)
-    w = 1.0 / (1.0 + offset[:, None] ** 2 + offset[None, :] ** 2)
-    kernels = torch.fft.rfft2(torch.stack([w * w, w]))
-    spectra = torch.fft.rfft2(grid.reshape(4, G, G), s=(L, L))
-    spectra = spectra * torch.stack([kernels[0]] * 3 + [kernels[1]])
-    potential = torch.fft.irfft2(spectra, s=(L, L))[:, :G, :G].reshape(4, G * G)
-    phi = (weight[None] * potential[:, node]).sum(-1)
-    R = Y * phi[0][:, None] - phi[1:3].T
-    return R.cpu().numpy().astype(np.float64), float(phi[3].sum()) - n
+    offset = torch.minimum(idx, L - idx).float() * spacing
+    d2 = offset[:, None] ** 2 + offset[None, :] ** 2
+    w_squared, w_spectrum = torch.fft.rfft2(torch.stack([1.0 / (1.0 + d2) ** 2, 1.0 / (1.0 + d2)])).real
+    spectra = torch.fft.fft(torch.fft.rfft(grid.reshape(3, G, G), n=L, dim=2), n=L, dim=1)
+    twice = torch.full((L // 2 + 1,), 2.0, device=device)
+    twice[[0, -1]] = 1.0
+    Z = float((twice * (spectra[0].abs() ** 2 * w_spectrum).sum(0)).sum()) / L ** 2
+    spectra = spectra * w_squared
+    potential = torch.fft.irfft(torch.fft.ifft(spectra, dim=1)[:, :G], n=L, dim=2)[:, :, :G].reshape(3, G * G)
+    phi = (weight[None] * potential[:, node]).sum(-1).cpu().numpy().astype(np.float64)   # (3, N)
+    R = Y * phi[0][:, None] - phi[1:].T
+    return R, Z - n
 
 
 # ----------------------------------------------------------------------------- the estimator
@@ -683,7 +680,8 @@ class TSNE:
     Attributes: ``embedding_`` (N, n_components), ``kl_divergence_`` (KL(P||Q) of the final
     embedding without exaggeration; exact in float64 for method="exact", with the sparse P and the
     FFT estimate of Z for "fft"), ``n_iter_`` (steps taken), ``method_`` (the method used),
-    ``P_`` (dense array, or scipy CSR for "fft"), ``snapshots_``, ``kl_history_``.
+    ``P_`` (dense array, or scipy CSR for "fft"), ``snapshots_``, ``kl_history_``, ``timings_``
+    (seconds spent building P, neighbour search included, and in the ``n_iter_`` steps).
 
     ``fit(X, knn=(indices, squared distances))`` uses a precomputed kNN graph (method="fft").
     """
@@ -799,6 +797,7 @@ class TSNE:
         X = self._validate(X)
         n = len(X)
         self.method_ = self._choose_method(n)
+        started = time.perf_counter()
         if self.method_ == "exact":
             if knn is not None:
                 raise ValueError("knn is used by method='fft' only; the exact method needs all pairs")
@@ -814,6 +813,7 @@ class TSNE:
             gradient = _SparseGradient(self.P_, self.n_interpolation_points, self.min_num_intervals,
                                        self.ints_in_interval, device=device, n_threads=self.n_jobs)
             kl_of = lambda Y: gradient(np.asarray(Y, np.float32), with_kl=True)[1]  # noqa: E731
+        optimising = time.perf_counter()
         auto = isinstance(self.learning_rate, str)
         rate_early = n / self.early_exaggeration  # "auto", and the cap on a fixed rate (see the docstring)
         if not auto:
@@ -856,6 +856,7 @@ class TSNE:
         finally:
             gradient.close()
         self.n_iter_ = step
+        self.timings_ = {"affinities_s": optimising - started, "optimisation_s": time.perf_counter() - optimising}
         self.embedding_ = Y.astype(np.float64)
         self.kl_divergence_ = float(kl_of(self.embedding_))
         if self.snapshot_every and self.snapshots_[-1][0] != step:  # stopped between snapshots

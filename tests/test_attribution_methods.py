@@ -40,6 +40,36 @@ def test_grad_cam_matches_captum_layer_grad_cam_with_upsampling(make, shape, lay
     assert coarse.shape[-1] < shape[-1]
 
 
+class StudentNet(torch.nn.Module):
+    """As students write them: an in-place ReLU module, functional ReLU and pooling, a ``.view``
+    flatten and an optional forward argument."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = torch.nn.Conv2d(1, 6, 3, padding=1), torch.nn.Conv2d(6, 8, 3, padding=1)
+        self.act = torch.nn.ReLU(inplace=True)
+        self.fc = torch.nn.Linear(8 * 7 * 7, 5)
+
+    def forward(self, x, temperature=1.0):
+        x = torch.nn.functional.max_pool2d(self.act(self.conv1(x)), 2)
+        x = torch.nn.functional.max_pool2d(torch.relu(self.conv2(x)), 2)
+        return self.fc(x.view(x.shape[0], -1)) / temperature
+
+
+@pytest.mark.parametrize("layer", ["conv2", "act"])   # a conv, and a layer with no parameters
+def test_grad_cam_on_a_student_model_matches_captum_and_leaves_grad_mode_alone(layer):
+    torch.manual_seed(0)
+    model, x = StudentNet().eval(), torch.rand(3, 1, 28, 28)
+    theirs = LayerGradCam(model, model.get_submodule(layer)).attribute(x, target=[0, 2, 4], relu_attributions=True)
+    theirs = LayerAttribution.interpolate(theirs, (28, 28), interpolate_mode="bilinear").detach()
+    ours = at.grad_cam(model, x, [0, 2, 4], layer)
+    assert torch.allclose(ours, theirs, rtol=1e-5, atol=1e-7 * float(theirs.abs().max()))
+    assert torch.is_grad_enabled()          # the no_grad forward does not leak out
+    with torch.no_grad():
+        at.grad_cam(model, x, [0, 2, 4], layer)
+        assert not torch.is_grad_enabled()
+
+
 @pytest.mark.parametrize("method", ["riemann_left", "riemann_right", "riemann_middle"])
 @pytest.mark.parametrize("make, shape, layer, targets", MODELS, ids=IDS)
 def test_integrated_gradients_matches_captum(make, shape, layer, targets, method):
