@@ -267,6 +267,7 @@ def test_fft_tsne_as_good_as_opentsne_on_digits(digits):
     theirs = np.asarray(OpenTSNE(random_state=0, n_jobs=1, negative_gradient_method="fft",
                                  min_num_intervals=20).fit(X))
     assert model.method_ == "fft" and model.P_.shape == (len(X), len(X))
+    assert set(model.timings_) == {"affinities_s", "optimisation_s"} and min(model.timings_.values()) > 0
     kl_ours, kl_theirs = sparse_kl_divergence(P, ours), sparse_kl_divergence(P, theirs)
     assert kl_ours <= 1.05 * kl_theirs, f"KL {kl_ours:.3f}, openTSNE {kl_theirs:.3f}"
     assert model.kl_divergence_ == pytest.approx(kl_ours, rel=1e-2)
