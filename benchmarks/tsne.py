@@ -59,6 +59,7 @@ SCALING_METHODS = ["course", "course_750", "opentsne", "sklearn_bh"]
 # course_750: the course TSNE held to openTSNE's 750 steps (250 exaggerated + 500), equal work per
 # run; measured at the largest N only. "course" runs its own default (up to 1,000 steps, tol).
 EQUAL_STEPS = 750
+WORKER_METHOD = {"course": "course_fft", "course_750": "course_fft_750"}  # scaling row -> worker method
 SKLEARN_MAX_S = 600  # skip scikit-learn where its extrapolated time exceeds this
 EMBEDDINGS = HERE / "results" / "tsne_fashion70k.npz"  # the largest N's maps, read by lecture 01
 SKLEARN_EXACT_MAX_N = 2000  # beyond: hours of float64 N^2 work per run (see the note in the JSON)
@@ -87,9 +88,10 @@ def worker(method: str, data_path: str, out_path: str):
     method = method.removesuffix("_1thread")
     if method in ("course", "course_fft", "course_fft_750"):
         from course_utils.tsne import TSNE
-        model = (TSNE(perplexity=PERPLEXITY, random_state=0, method="fft", n_jobs=n_jobs) if method == "course_fft"
-                 else TSNE(perplexity=PERPLEXITY, random_state=0, method="fft", n_jobs=n_jobs, n_iter=EQUAL_STEPS)
-                 if method == "course_fft_750" else TSNE(perplexity=PERPLEXITY, random_state=0))
+        settings = {} if method == "course" else {"method": "fft", "n_jobs": n_jobs}   # "course": the digits' auto
+        if method == "course_fft_750":
+            settings["n_iter"] = EQUAL_STEPS
+        model = TSNE(perplexity=PERPLEXITY, random_state=0, **settings)
         fit = model.fit_transform
     elif method in ("sklearn_bh", "sklearn_exact"):
         from sklearn.manifold import TSNE as SklearnTSNE
@@ -208,7 +210,7 @@ def scaling_table(tmp: Path, sizes=SCALING_N, on_row=None) -> list[dict]:
                     print(f"  N={n} {method}: {rows[-1]['skipped']}", flush=True)
                     continue
             try:
-                info, Y = run_child({"course": "course_fft", "course_750": "course_fft_750"}.get(method, method), X, tmp,
+                info, Y = run_child(WORKER_METHOD.get(method, method), X, tmp,
                                     timeout=SKLEARN_MAX_S if method == "sklearn_bh" else None)
             except subprocess.TimeoutExpired:
                 rows.append({"n": n, "method": method, "skipped": f"skipped: not done after {SKLEARN_MAX_S / 60:.0f} min"})
@@ -349,6 +351,7 @@ if __name__ == "__main__":
         sys.path.insert(0, str(HERE))
         from _common import write_results
         old = json.loads((HERE / "results" / "tsne.json").read_text())
+        every_method = list(SCALING_METHODS)
         SCALING_METHODS[:] = args.methods
         load_start = os.getloadavg()
         with tempfile.TemporaryDirectory() as tmp:
@@ -356,7 +359,7 @@ if __name__ == "__main__":
         replaced = {(r["n"], r["method"]) for r in new_rows}
         rows = sorted([r for r in old["scaling"] if (r["n"], r["method"]) not in replaced] + new_rows,
                       key=lambda r: (r["n"], r["method"]))
-        SCALING_METHODS[:] = ["course", "course_750", "opentsne", "sklearn_bh"]
+        SCALING_METHODS[:] = every_method
         result = build_result(old["digits"], rows, SCALING_N, old["load_average_start"])
         result["rows_remeasured"] = {"rows": sorted(f"N={n} {m}" for n, m in replaced), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                      "load_average_start": load_start, "load_average_end": os.getloadavg()}
