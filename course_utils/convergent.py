@@ -147,6 +147,66 @@ def glass_pair(model_a: nn.Module, model_b: nn.Module, X: torch.Tensor, layer: s
             "frac_units_above_0.9": float((corr[rows, cols] > 0.9).mean())}
 
 
+def initial_model(model: str, seed: int, **model_kwargs) -> nn.Module:
+    """The weights ``train(TrainConfig(model, seed=seed, ...))`` starts from, rebuilt exactly as
+    ``train`` builds them: ``seed_everything(seed)`` (so ``$COURSE_SEED_OFFSET`` shifts it too), then
+    ``build_model``. Compare a trained net with it to see how far training moved each weight."""
+    from .models import MODELS, build_model
+    if not isinstance(model, str) or model not in MODELS:
+        raise ValueError(f"model must be one of {sorted(MODELS)}; got {model!r}")
+    check_scalar(seed, "seed", numbers.Integral, low=0)
+    with torch.random.fork_rng(devices=[]):
+        seed_everything(int(seed))
+        return build_model(model, **model_kwargs).eval()
+
+
+def matched_weights(model_a: nn.Module, model_b: nn.Module, X: torch.Tensor, layer: str = "fc1",
+                    init_a: nn.Module | None = None, init_b: nn.Module | None = None, keep=None) -> dict:
+    """Match ``layer``'s units of two nets by the correlation of their pre-activations on ``X``
+    (Hungarian), then correlate the aligned incoming weight vectors (all entries pooled).
+
+    ``keep``: a boolean mask over the layer's inputs (e.g. the pixels that are non-zero in some
+    training digit): the weights are also compared on those inputs only, since a weight whose input
+    is always zero gets no gradient and keeps its initial value. ``init_a``/``init_b``: the two nets
+    at initialisation (``initial_model``); then the *change* from initialisation is compared too.
+    Returns ``unit_corr`` (each matched pair's activation correlation), ``act_corr`` (their mean),
+    ``weight_corr``, ``weight_corr_kept`` and, with the inits, ``change_corr``, ``change_corr_kept``
+    and ``init_corr_a`` (net A's trained weights against its own initial ones, on the kept inputs),
+    plus the matching ``rows``, ``cols``.
+    """
+    modules_a, modules_b = dict(model_a.named_modules()), dict(model_b.named_modules())
+    if layer not in modules_a or layer not in modules_b:
+        raise ValueError(f"both models need a layer {layer!r}")
+    if (init_a is None) != (init_b is None):
+        raise ValueError("give both init_a and init_b, or neither")
+    acts_a = layer_activations(model_a, X, [layer])[layer].numpy()
+    acts_b = layer_activations(model_b, X, [layer])[layer].numpy()
+    corr = channel_correlation(acts_a, acts_b)
+    rows, cols = bipartite_matching(corr)
+    w_a = modules_a[layer].weight.detach().numpy().reshape(len(acts_a.T), -1)
+    w_b = modules_b[layer].weight.detach().numpy().reshape(len(acts_b.T), -1)
+    if keep is None:
+        keep = np.ones(w_a.shape[1], dtype=bool)
+    keep = check_array(keep, "keep", ndim=1, dtype_kind="b").ravel()
+    if len(keep) != w_a.shape[1] or not keep.any():
+        raise ValueError(f"keep must be a boolean mask over the layer's {w_a.shape[1]} inputs with at least "
+                         f"one True; got length {len(keep)} with {int(keep.sum())} True")
+
+    def rho(x, y):
+        return float(np.corrcoef(x.ravel(), y.ravel())[0, 1])
+
+    out = {"unit_corr": corr[rows, cols], "act_corr": float(corr[rows, cols].mean()),
+           "weight_corr": rho(w_a[rows], w_b[cols]),
+           "weight_corr_kept": rho(w_a[rows][:, keep], w_b[cols][:, keep]), "rows": rows, "cols": cols}
+    if init_a is not None:
+        i_a = dict(init_a.named_modules())[layer].weight.detach().numpy().reshape(w_a.shape)
+        i_b = dict(init_b.named_modules())[layer].weight.detach().numpy().reshape(w_b.shape)
+        d_a, d_b = w_a - i_a, w_b - i_b
+        out.update(change_corr=rho(d_a[rows], d_b[cols]), change_corr_kept=rho(d_a[rows][:, keep], d_b[cols][:, keep]),
+                   init_corr_a=rho(w_a[:, keep], i_a[:, keep]))
+    return out
+
+
 def align_hidden_units(model_a: nn.Module, model_b: nn.Module, X: torch.Tensor) -> nn.Module:
     """A copy of ``model_b`` (a LeNet-300-100: fc1 -> fc2 -> fc3) with its hidden units permuted to line
     up with ``model_a``'s, layer by layer: each layer's units are matched by the correlation of their

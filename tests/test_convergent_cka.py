@@ -99,3 +99,63 @@ def test_align_hidden_units_undoes_a_permutation_and_keeps_the_function():
         convergent.align_hidden_units(net, models.LeNet5(), X)
     with pytest.raises(ValueError, match="same architecture"):
         convergent.interpolation_losses(net, models.LeNet5(), X, y)
+
+
+def test_initial_model_is_exactly_where_training_starts(tmp_path, monkeypatch):
+    import pytest
+    import torch
+    from course_utils import convergent
+    from course_utils.train import TrainConfig, train
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    for offset in ("0", "1000"):
+        monkeypatch.setenv("COURSE_SEED_OFFSET", offset)
+        start, _ = train(TrainConfig(model="lenet300100", dataset="mnist", epochs=0, seed=3), verbose=False)
+        rebuilt = convergent.initial_model("lenet300100", 3)
+        for k, v in start.state_dict().items():
+            assert torch.equal(rebuilt.state_dict()[k], v), f"{k} differs from train()'s initial weights"
+        other = convergent.initial_model("lenet300100", 4)
+        assert not torch.equal(other.fc1.weight, rebuilt.fc1.weight)
+    state = torch.random.get_rng_state()
+    convergent.initial_model("lenet300100", 5)
+    assert torch.equal(torch.random.get_rng_state(), state), "the global random state must be left alone"
+    with pytest.raises(ValueError, match="one of"):
+        convergent.initial_model("resnet", 0)
+    with pytest.raises(ValueError):
+        convergent.initial_model("lenet300100", -1)
+
+
+def test_matched_weights_sees_through_a_renaming_and_the_kept_inputs():
+    import numpy as np
+    import pytest
+    import torch
+    from course_utils import convergent, models
+    torch.manual_seed(0)
+    net = models.LeNet300100().eval()
+    init = convergent.reinitialised(net, 1)
+    X = torch.rand(400, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    perm = torch.randperm(300, generator=torch.Generator().manual_seed(3))
+    renamed, renamed_init = convergent.reinitialised(net, 0), convergent.reinitialised(net, 0)
+    renamed.load_state_dict(net.state_dict())
+    renamed_init.load_state_dict(init.state_dict())
+    with torch.no_grad():
+        renamed.fc1.weight.copy_(net.fc1.weight[perm]); renamed.fc1.bias.copy_(net.fc1.bias[perm])
+        renamed_init.fc1.weight.copy_(init.fc1.weight[perm])
+    keep = np.zeros(784, bool)
+    keep[:300] = True
+    out = convergent.matched_weights(net, renamed, X, init_a=init, init_b=renamed_init, keep=keep)
+    assert out["act_corr"] > 0.999 and np.allclose(out["unit_corr"], 1, atol=1e-4)
+    assert np.array_equal(perm.numpy()[out["cols"]], out["rows"])      # the renaming is undone
+    for k in ("weight_corr", "weight_corr_kept", "change_corr", "change_corr_kept"):
+        assert out[k] > 0.999, k
+    w, i = net.fc1.weight.detach().numpy(), init.fc1.weight.detach().numpy()
+    assert np.isclose(out["init_corr_a"], np.corrcoef(w[:, :300].ravel(), i[:, :300].ravel())[0, 1])
+    other = convergent.matched_weights(net, convergent.reinitialised(net, 7), X)   # unrelated weights
+    assert abs(other["weight_corr"]) < 0.1 and "change_corr" not in other
+    with pytest.raises(ValueError, match="both"):
+        convergent.matched_weights(net, renamed, X, init_a=init)
+    with pytest.raises(ValueError, match="784 inputs"):
+        convergent.matched_weights(net, renamed, X, keep=np.ones(10, bool))
+    with pytest.raises(TypeError):
+        convergent.matched_weights(net, renamed, X, keep=np.ones(784))
+    with pytest.raises(ValueError, match="layer"):
+        convergent.matched_weights(net, renamed, X, layer="conv9")
