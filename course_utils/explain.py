@@ -112,7 +112,8 @@ class BayesNet:
 CAUSES = ("flu", "strep")
 SYMPTOMS = ("x", "y", "z", "u")
 SYMPTOM_CAUSES = {"x": ("flu", "strep"), "y": ("flu", "strep"), "z": ("flu",), "u": ("strep",)}
-# P(symptom | only this cause): the strength of each arrow; LEAK = P(symptom | neither cause).
+# The strength of each arrow: the probability that this cause, acting alone, produces the symptom, not counting
+# the leak (so P(symptom | only this cause) = 1 - (1 - LEAK)(1 - strength)); LEAK = P(symptom | neither cause).
 STRENGTH = {("x", "flu"): 0.8, ("x", "strep"): 0.7, ("y", "flu"): 0.6, ("y", "strep"): 0.9,
             ("z", "flu"): 0.7, ("u", "strep"): 0.8}
 LEAK = 0.05

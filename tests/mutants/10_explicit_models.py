@@ -73,6 +73,9 @@ MUTANTS = {
 ''' + _posterior() + ROWS),
         ("treats an absent symptom as unobserved", NOISY_OR + _posterior("w *= p if present else 1") + ROWS),
         ("forgets to normalise", NOISY_OR + _posterior(normalise=False) + ROWS),
+        ("pairs the strengths with the causes in reversed order", NOISY_OR + _posterior().replace(
+            "[explain.STRENGTH[(symptom, c)] for c in parents]", "[explain.STRENGTH[(symptom, c)] for c in parents[::-1]]")
+         + ROWS),
     ],
     "q3_surrogate": [
         ("samples each symptom from its marginal, ignoring the sampled causes", SURROGATE_START + '''    flu, strep = rng.random(n) < 0.1, rng.random(n) < 0.05
@@ -95,6 +98,16 @@ MUTANTS = {
         for c in explain.SYMPTOM_CAUSES[symptom]:
             fail = np.where(causes[c], fail * (1 - explain.STRENGTH[(symptom, c)]), fail)
         columns.append(rng.random(n) < 1 - fail)
+    return np.stack(columns, axis=1)
+'''),
+        ("draws one random number per patient and reuses it for every symptom", SURROGATE_START + '''    causes = {"flu": rng.random(n) < 0.1, "strep": rng.random(n) < 0.05}
+    columns = [causes["flu"], causes["strep"]]
+    shared = rng.random(n)
+    for symptom in ("x", "y", "z", "u"):
+        fail = np.full(n, 1 - explain.LEAK)
+        for c in explain.SYMPTOM_CAUSES[symptom]:
+            fail = np.where(causes[c], fail * (1 - explain.STRENGTH[(symptom, c)]), fail)
+        columns.append(shared < 1 - fail)
     return np.stack(columns, axis=1)
 '''),
         ("uses the strength as the probability that a cause fails", SURROGATE_START + '''    causes = {"flu": rng.random(n) < 0.1, "strep": rng.random(n) < 0.05}
@@ -138,6 +151,16 @@ MUTANTS = {
         return False
     after = state.play(alternative)
     return reply in after.legal_moves() and value(after, reply) == explain.minimax(after)[0]
+''' + VERDICTS),
+        ("never checks that the reply is legal", '''def claim_holds(state, played, alternative, reply):
+    legal = state.legal_moves()
+    if played not in legal or alternative not in legal:
+        return False
+    value = lambda s, m: -explain.minimax(s.play(m))[0]
+    if not value(state, alternative) < value(state, played):
+        return False
+    after = state.play(alternative)
+    return value(after, reply) == explain.minimax(after)[0]
 ''' + VERDICTS),
         ("never checks the reply", '''def claim_holds(state, played, alternative, reply):
     legal = state.legal_moves()
