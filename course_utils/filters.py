@@ -29,6 +29,11 @@ from torch import nn
 from .checks import check_array, check_choice, check_scalar, check_tensor
 
 GABOR_R2_THRESHOLD = 0.6
+# The verdict reads the fitted Gabor as a picture (its spectrum), not its parameters, which are
+# degenerate (a one-pixel dot fits as a lambda = 2 grating under a tiny envelope or as a blob).
+MIN_WAVELENGTH = 2.5      # px: at lambda = 2 a "grating" is alternate pixels, a dot or a checkerboard
+MAX_DC_RATIO = 0.5        # band-pass: response to a uniform field at most half the peak response
+MIN_ORIENTATION_SHARE = 0.45   # share of power within +-22.5 deg of the peak orientation (isotropic: 0.25)
 
 
 # ----------------------------------------------------------------------------- the Gabor function
@@ -90,19 +95,66 @@ class GaborFit(NamedTuple):
     displayed: np.ndarray     # (N, k, k): the grey-level map that was fitted (see ``to_spatial``)
     kernel_size: int
 
+    def spectrum(self) -> dict:
+        """:func:`gabor_spectrum` of the fitted Gabors (offset removed)."""
+        return gabor_spectrum(self.fitted - self.params[:, 8, None, None])
+
+    @property
+    def peak_wavelength(self) -> np.ndarray:
+        """Wavelength (px) at which the fitted Gabor's spectrum peaks; inf for a low-pass blob."""
+        return self.spectrum()["peak_wavelength"]
+
     @property
     def band_pass(self) -> np.ndarray:
-        return is_band_pass(self.wavelength, self.kernel_size)
+        """The fitted Gabor passes a band: its DC response is at most ``MAX_DC_RATIO`` of its peak,
+        and the peak lies between ``MIN_WAVELENGTH`` px and twice the kernel size."""
+        spec = self.spectrum()
+        return (spec["dc_ratio"] <= MAX_DC_RATIO) & is_band_pass(spec["peak_wavelength"], self.kernel_size)
+
+    @property
+    def oriented(self) -> np.ndarray:
+        """The fitted Gabor prefers one orientation (a centre-surround or a dot does not)."""
+        return self.spectrum()["orientation_share"] >= MIN_ORIENTATION_SHARE
 
     @property
     def gabor_like(self) -> np.ndarray:
-        return (self.r2 >= GABOR_R2_THRESHOLD) & self.band_pass
+        return (self.r2 >= GABOR_R2_THRESHOLD) & self.band_pass & self.oriented
 
     def summary(self) -> dict:
         return {"n_filters": int(len(self.r2)), "kernel_size": int(self.kernel_size),
                 "median_r2": float(np.median(self.r2)), "band_pass_fraction": float(self.band_pass.mean()),
+                "oriented_fraction": float(self.oriented.mean()),
                 "gabor_like_fraction": float(self.gabor_like.mean()),
-                "median_wavelength": float(np.median(self.wavelength))}
+                "median_wavelength": float(np.median(self.peak_wavelength)),
+                "median_fitted_wavelength": float(np.median(self.wavelength))}
+
+
+def gabor_spectrum(maps, pad: int = 64) -> dict:
+    """What a filter passes, read from its zero-padded Fourier amplitude |F(f)|, f in cycles/px.
+
+    ``maps``: (N, k, k) (or (k, k)). Returns arrays of length N: ``peak_wavelength`` (1 / |f| at the
+    peak of |F|; inf when the peak is at f = 0), ``dc_ratio`` (|F(0)| / max |F|: 1 for a blob, 0 for
+    a zero-mean grating) and ``orientation_share`` (the share of power |F|^2 within +-22.5 degrees of
+    the peak's orientation: 0.25 for an isotropic filter, near 1 for a long grating).
+    """
+    arr = check_array(maps, "maps", ndim=(2, 3)).astype(np.float64)
+    if arr.ndim == 2:
+        arr = arr[None]
+    check_scalar(pad, "pad", numbers.Integral, low=max(arr.shape[-2:]))
+    amp = np.abs(np.fft.fft2(arr, s=(pad, pad)))
+    f = np.fft.fftfreq(pad)
+    fx, fy = np.meshgrid(f, f, indexing="xy")
+    flat = amp.reshape(len(arr), -1)
+    peak = flat.argmax(1)
+    top = np.maximum(flat.max(1), 1e-300)
+    f_peak = np.hypot(fx, fy).ravel()[peak]
+    angle = np.arctan2(fy, fx)
+    off = np.abs(np.angle(np.exp(2j * (angle[None] - angle.ravel()[peak][:, None, None])))) / 2
+    power = amp ** 2
+    share = (power * (off < np.pi / 8)).sum((1, 2)) / np.maximum(power.sum((1, 2)), 1e-300)
+    with np.errstate(divide="ignore"):
+        wavelength = np.where(f_peak > 0, 1 / np.where(f_peak > 0, f_peak, 1), np.inf)
+    return {"peak_wavelength": wavelength, "dc_ratio": amp[:, 0, 0] / top, "orientation_share": share}
 
 
 def live_filters(filters, threshold: float = 0.05) -> np.ndarray:
@@ -118,10 +170,14 @@ def live_filters(filters, threshold: float = 0.05) -> np.ndarray:
 
 
 def is_band_pass(wavelength, kernel_size: int) -> np.ndarray:
-    """The band-pass test: the fitted grating completes a full cycle inside the kernel (wavelength <= size)."""
+    """The wavelength part of the band-pass test: ``MIN_WAVELENGTH`` <= wavelength <= 2 * kernel size.
+
+    Finer than 2.5 px a "grating" is a one-pixel dot or a checkerboard; up to twice the kernel, a
+    single edge (one half-cycle each side) still counts; longer is a ramp.
+    """
     check_scalar(kernel_size, "kernel_size", numbers.Integral, low=2)
-    wavelength = check_array(wavelength, "wavelength", allow_nan=True)
-    return wavelength <= kernel_size
+    wavelength = check_array(wavelength, "wavelength", allow_nan=True)   # inf (a blob) is allowed
+    return (wavelength >= MIN_WAVELENGTH) & (wavelength <= 2 * kernel_size)
 
 
 def to_spatial(filters) -> np.ndarray:
@@ -177,7 +233,7 @@ def _fit_batch(maps: np.ndarray, n_starts: int, n_iter: int = 60):
     n, k, _ = maps.shape
     grid = _grid(k)
     lo = np.array([-k / 2, -k / 2, -np.inf, 0.5, 0.5, 2.0])
-    hi = np.array([k / 2, k / 2, np.inf, float(k), float(k), 4.0 * k])
+    hi = np.array([k / 2, k / 2, np.inf, float(k), float(k), 2.0 * k])
     targets = maps.reshape(n, -1)
 
     # Starts: the peak of the zero-padded spectrum (wavelength and orientation) at the energy centroid,
@@ -192,10 +248,10 @@ def _fit_batch(maps: np.ndarray, n_starts: int, n_iter: int = 60):
     weight = np.abs(centred) + 1e-12
     cx = (weight * grid[0].ravel()).sum(1) / weight.sum(1)
     cy = (weight * grid[1].ravel()).sum(1) / weight.sum(1)
-    wl0 = np.clip(1 / np.maximum(freq, 1e-9), 2.0, 4.0 * k)
+    wl0 = np.clip(1 / np.maximum(freq, 1e-9), 2.0, 2.0 * k)
     full = np.full(n, 1.0)
     starts = [np.stack([cx, cy, theta0, full * k / 4, full * k / 4, wl0], 1),
-              np.stack([0 * cx, 0 * cy, theta0, full * k / 3, full * k / 3, full * 3.0 * k], 1),
+              np.stack([0 * cx, 0 * cy, theta0, full * k / 3, full * k / 3, full * 2.0 * k], 1),
               np.stack([cx, cy, theta0 + np.pi / 2, full * k / 4, full * k / 4, wl0], 1),
               np.stack([0 * cx, 0 * cy, theta0, full * k / 6, full * k / 6, np.maximum(2.0, wl0 / 2)], 1)]
     p = np.clip(np.concatenate(starts[:n_starts]), lo, hi)
@@ -222,10 +278,9 @@ def _fit_batch(maps: np.ndarray, n_starts: int, n_iter: int = 60):
     ss_tot = ((tg - tg.mean(1, keepdims=True)) ** 2).sum(1)
     r2 = 1 - cost / np.maximum(ss_tot, 1e-300)
     r2, p, coef, fitted = (a.reshape(n_starts, n, *a.shape[1:]) for a in (r2, p, coef, fitted))
-    # Conservative tie-break: among near-equal fits take the longest wavelength, so a blob that a
-    # fast grating under a tiny envelope also fits is not called band-pass.
-    eligible = r2 >= r2.max(0, keepdims=True) - 0.01
-    pick = np.where(eligible, p[..., 5], -np.inf).argmax(0)
+    # The best fit; the verdict (GaborFit.band_pass) reads the fitted picture's spectrum, so which of
+    # two near-equal parametrisations of the same picture wins does not matter.
+    pick = r2.argmax(0)
     rows = np.arange(n)
     r2, p, coef, fitted = r2[pick, rows], p[pick, rows], coef[pick, rows], fitted[pick, rows]
     amplitude, phase = np.hypot(coef[:, 0], coef[:, 1]), np.arctan2(-coef[:, 1], coef[:, 0])
@@ -240,7 +295,7 @@ def fit_gabor(filters, n_starts: int = 4, kernel_size: int | None = None) -> Gab
     are reduced to their dominant colour component, see :func:`to_spatial`). The amplitude, phase and
     offset are solved exactly for each trial of the other six parameters (variable projection); those
     six are fitted by Levenberg-Marquardt from ``n_starts`` starting points, all filters at once.
-    Wavelengths are searched in [2, 4k] pixels, envelope widths in [0.5, k]. ``kernel_size`` (default:
+    Wavelengths are searched in [2, 2k] pixels, envelope widths in [0.5, k]. ``kernel_size`` (default:
     the maps' side k) is the size the band-pass test compares the wavelength with; pass conv1's own
     kernel size when fitting effective filters, which are larger than the kernel.
     """
@@ -283,6 +338,81 @@ def chance_filters(kind: str, n: int = 64, size: int = 7, channels: int = 3, smo
     field = rng.standard_normal((n, channels, size + 2 * pad, size + 2 * pad))
     field = gaussian_filter(field, sigma=(0, 0, smooth_sigma, smooth_sigma), mode="wrap")
     return field[:, :, pad:pad + size, pad:pad + size]
+
+
+VALIDATION_KINDS = {"Gabor, SNR 20": True, "Gabor, SNR 8": True, "Gabor, SNR 4": True,
+                    "one-pixel dot": False, "λ = 2 stripes": False, "λ = 2 checkerboard": False,
+                    "centre-surround (DoG)": False, "colour blob": False}
+
+
+def validation_filters(size: int = 11, n: int = 8, seed: int = 0) -> dict:
+    """Synthetic filters whose verdict is known, to test the "Gabor-like" measure against the eye.
+
+    Returns {kind: (filters (n, 3, size, size), should_be_gabor_like)} for the kinds of
+    ``VALIDATION_KINDS``: random Gabors (wavelength 3.5-8 px, envelope sigma_x 0.3-0.5 wavelengths) with
+    white noise at signal-to-noise variance ratios 20, 8 and 4, which must pass; and one-pixel dots,
+    lambda = 2 px stripes and checkerboards, balanced centre-surround differences of Gaussians and
+    colour-opponent blobs, which must fail. Grey kinds have three equal channels.
+    """
+    check_scalar(size, "size", numbers.Integral, low=7)
+    check_scalar(n, "n", numbers.Integral, low=1)
+    check_scalar(seed, "seed", numbers.Integral, low=0)
+    rng = np.random.default_rng(seed)
+    x, y = _grid(size)
+    c = (size - 1) / 2
+    out = {}
+
+    def grey3(maps):
+        return np.repeat(np.asarray(maps)[:, None], 3, axis=1)
+
+    def noise(maps, level=0.05):
+        return maps + level * np.abs(maps).max(axis=(1, 2), keepdims=True) * rng.standard_normal(maps.shape)
+
+    for snr in (20, 8, 4):
+        maps = []
+        for _ in range(n):
+            wl = rng.uniform(3.5, 8.0)
+            maps.append(gabor(size, x0=rng.uniform(-1, 1), y0=rng.uniform(-1, 1), theta=rng.uniform(0, np.pi),
+                              sigma_x=rng.uniform(0.3, 0.5) * wl, sigma_y=rng.uniform(1.5, 3.0), wavelength=wl,
+                              phase=rng.uniform(0, 2 * np.pi)))
+        maps = np.array(maps)
+        maps = maps + maps.std(axis=(1, 2), keepdims=True) / np.sqrt(snr) * rng.standard_normal(maps.shape)
+        out[f"Gabor, SNR {snr}"] = grey3(maps)
+    dots = np.zeros((n, size, size))
+    for i in range(n):
+        dots[i, rng.integers(2, size - 2), rng.integers(2, size - 2)] = rng.choice([-1.0, 1.0])
+    out["one-pixel dot"] = grey3(noise(dots))
+    env = [np.exp(-((x - rng.uniform(-1, 1)) ** 2 + (y - rng.uniform(-1, 1)) ** 2) / (2 * rng.uniform(1.5, 4) ** 2))
+           for _ in range(n)]
+    stripes = np.array([np.cos(np.pi * (x if i % 2 else y) + 0.0) * e for i, e in enumerate(env)])
+    out["λ = 2 stripes"] = grey3(noise(stripes))
+    out["λ = 2 checkerboard"] = grey3(noise(np.array([np.cos(np.pi * (x + y)) * e for e in env])))
+    r2 = (x - 0) ** 2 + (y - 0) ** 2
+    dogs = []
+    for _ in range(n):
+        a, b = rng.uniform(0.8, 1.8), rng.uniform(1.6, 3.0)
+        dogs.append(rng.choice([-1.0, 1.0]) * (np.exp(-r2 / (2 * a ** 2)) / a ** 2 - np.exp(-r2 / (2 * (a * b) ** 2)) / (a * b) ** 2))
+    out["centre-surround (DoG)"] = grey3(noise(np.array(dogs)))
+    blobs = np.zeros((n, 3, size, size))
+    for i in range(n):
+        colour = rng.standard_normal(3)
+        colour -= colour.mean()                                  # colour-opponent: no net brightness
+        blob = np.exp(-((x - rng.uniform(-2, 2)) ** 2 + (y - rng.uniform(-2, 2)) ** 2) / (2 * rng.uniform(1.0, 3.0) ** 2))
+        blobs[i] = colour[:, None, None] * blob
+    out["colour blob"] = blobs + 0.05 * np.abs(blobs).max() * rng.standard_normal(blobs.shape)
+    assert set(out) == set(VALIDATION_KINDS) and c >= 3
+    return {kind: (out[kind], VALIDATION_KINDS[kind]) for kind in VALIDATION_KINDS}
+
+
+def validate_gabor_measure(size: int = 11, n: int = 8, seed: int = 0) -> dict:
+    """Run :func:`fit_gabor` on :func:`validation_filters`:
+    {kind: {"expected", "gabor_like_fraction", "fit", "filters"}}."""
+    result = {}
+    for kind, (filters, expected) in validation_filters(size, n, seed).items():
+        fit = fit_gabor(filters)
+        result[kind] = {"expected": expected, "gabor_like_fraction": float(fit.gabor_like.mean()), "fit": fit,
+                        "filters": filters}
+    return result
 
 
 # ----------------------------------------------------------------------------- natural-image patches
@@ -642,18 +772,22 @@ def filter_image(f: np.ndarray) -> np.ndarray:
 
 
 def plot_filters(filters, fit: GaborFit | None = None, title: str = "", n_cols: int = 8, max_filters: int = 32,
-                 axes_size: float = 1.1, show_fit: bool = False):
-    """A grid of filters (grey = 0), each titled with its Gabor R² and wavelength when ``fit`` is given.
+                 axes_size: float = 1.5, show_fit: bool = False, labels=None):
+    """A grid of filters (grey = 0), each titled with its Gabor R² and peak wavelength when ``fit`` is given.
 
-    Colour filters are shown in RGB; ``show_fit=True`` shows the fitted Gabors instead.
+    Colour filters are shown in RGB; ``show_fit=True`` shows the fitted Gabors instead. The verdict is
+    marked twice, so that it does not rest on colour alone: "✓" in blue for Gabor-like, "✗" in
+    orange for not. ``labels``: an optional first title line per filter.
     """
     import matplotlib.pyplot as plt
 
     arr = check_array(filters, "filters", ndim=(3, 4))
     n = min(len(arr), max_filters)
     n_rows = math.ceil(n / n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(axes_size * n_cols, (axes_size + 0.25) * n_rows + 0.5),
+    lines = (2 if fit is not None else 0) + (1 if labels is not None else 0)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(axes_size * n_cols, (axes_size + 0.2 * lines + 0.1) * n_rows + 0.6),
                              squeeze=False)
+    peak = fit.peak_wavelength if fit is not None else None
     for i, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if i >= n:
@@ -664,9 +798,15 @@ def plot_filters(filters, fit: GaborFit | None = None, title: str = "", n_cols: 
             img = filter_image(arr[i] if arr.ndim == 4 and arr.shape[1] == 3 else
                                (arr[i, 0] if arr.ndim == 4 else arr[i]))
             ax.imshow(img, cmap=None if img.ndim == 3 else "gray", vmin=0, vmax=1, interpolation="nearest")
+        text = [str(labels[i])] if labels is not None else []
+        colour = "black"
         if fit is not None:
-            colour = "tab:green" if fit.gabor_like[i] else "tab:red"
-            ax.set_title(f"R²={fit.r2[i]:.2f}\nλ={fit.wavelength[i]:.1f}", fontsize=8, color=colour)
+            ok = bool(fit.gabor_like[i])
+            colour = "tab:blue" if ok else "tab:orange"
+            wl = "∞" if not np.isfinite(peak[i]) else f"{peak[i]:.1f}"
+            text += [f"{'✓' if ok else '✗'} R²={fit.r2[i]:.2f}", f"λ={wl}"]
+        if text:
+            ax.set_title("\n".join(text), fontsize=10, color=colour)
     fig.suptitle(title, fontsize=13)
     fig.tight_layout()
     return fig
@@ -721,26 +861,47 @@ class TopPatches(NamedTuple):
     patches: list             # (C, h, w) crops of the photos
 
 
-def top_positions(activations: torch.Tensor, k: int = 9, per_photo: int = 1):
+def top_positions(activations: torch.Tensor, k: int = 9, per_photo: int = 1, min_distance: int = 0):
     """The ``k`` strongest responses of one unit over a pool of photos, at most ``per_photo`` per photo.
 
     ``activations``: (N, H, W), the unit's feature map on each of N photos. Returns (values, photo,
     row, col), strongest first. Taking one position per photo keeps nine neighbouring patches of a
-    single photo from filling the top nine.
+    single photo from filling the top nine. With ``per_photo`` > 1, ``min_distance`` (in map cells,
+    e.g. the receptive field divided by the jump) is non-maximum suppression: two positions kept in
+    the same photo are at least that far apart along rows or columns (Chebyshev distance), so they
+    show different parts of it.
     """
     check_tensor(activations, "activations", ndim=3)
     n, h, w = activations.shape
     check_scalar(per_photo, "per_photo", numbers.Integral, low=1, high=h * w)
-    check_scalar(k, "k", numbers.Integral, low=1, high=n * per_photo)
-    vals, flat = activations.reshape(n, -1).topk(per_photo, dim=1)        # best positions of each photo
-    order = vals.flatten().argsort(descending=True)[:k]
-    photo = order // per_photo
-    pos = flat.flatten()[order]
-    return vals.flatten()[order], photo, pos // w, pos % w
+    check_scalar(min_distance, "min_distance", numbers.Integral, low=0, high=max(h, w))
+    if min_distance <= 1 or per_photo == 1:
+        check_scalar(k, "k", numbers.Integral, low=1, high=n * per_photo)
+        vals, flat = activations.reshape(n, -1).topk(per_photo, dim=1)        # best positions of each photo
+        order = vals.flatten().argsort(descending=True)[:k]
+        photo = order // per_photo
+        pos = flat.flatten()[order]
+        return vals.flatten()[order], photo, pos // w, pos % w
+    cand_v, cand_p, cand_r, cand_c = [], [], [], []
+    for i in range(n):                      # greedy non-maximum suppression within each photo
+        vals, flat = activations[i].reshape(-1).sort(descending=True)
+        rows, cols = (flat // w).tolist(), (flat % w).tolist()
+        kept = []
+        for v, r, c in zip(vals.tolist(), rows, cols):
+            if all(max(abs(r - r2), abs(c - c2)) >= min_distance for r2, c2 in kept):
+                kept.append((r, c))
+                cand_v.append(v), cand_p.append(i), cand_r.append(r), cand_c.append(c)
+                if len(kept) == per_photo:
+                    break
+    check_scalar(k, "k", numbers.Integral, low=1, high=len(cand_v))
+    values = torch.tensor(cand_v, dtype=activations.dtype)
+    order = values.argsort(descending=True, stable=True)[:k]
+    as_long = lambda a: torch.tensor(a, dtype=torch.long)[order]          # noqa: E731
+    return values[order], as_long(cand_p), as_long(cand_r), as_long(cand_c)
 
 
 def top_patches(feature_fn, images: torch.Tensor, channel: int, k: int = 9, per_photo: int = 1,
-                batch_size: int = 9) -> TopPatches:
+                batch_size: int = 9, min_distance: int = 0) -> TopPatches:
     """Zeiler & Fergus's nine strongest stimuli of one unit: crops of ``images`` (N, C, H, W) around the
     unit's ``k`` strongest responses, each cropped to the unit's receptive field (clipped at borders).
 
@@ -751,21 +912,22 @@ def top_patches(feature_fn, images: torch.Tensor, channel: int, k: int = 9, per_
     with torch.no_grad():
         feats = torch.cat([feature_fn(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
     check_scalar(channel, "channel", numbers.Integral, low=0, high=feats.shape[1] - 1)
-    return top_patches_from_maps(feature_fn, images, feats[:, channel], k, per_photo)
+    return top_patches_from_maps(feature_fn, images, feats[:, channel], k, per_photo, min_distance=min_distance)
 
 
 def top_patches_from_maps(feature_fn, images: torch.Tensor, maps: torch.Tensor, k: int = 9,
-                          per_photo: int = 1, centre_box=None) -> TopPatches:
+                          per_photo: int = 1, centre_box=None, min_distance: int = 0) -> TopPatches:
     """:func:`top_patches` when the unit's maps (N, h, w) are already computed (fast, for widgets).
 
     ``centre_box``: the receptive box of the map's centre unit (h // 2, w // 2), if already measured
-    with :func:`gradient_receptive_box`; saves a backward pass per call.
+    with :func:`gradient_receptive_box`; saves a backward pass per call. ``per_photo`` and
+    ``min_distance``: see :func:`top_positions`.
     """
     check_tensor(images, "images", ndim=4)
     check_tensor(maps, "maps", ndim=3)
     if len(maps) != len(images):
         raise ValueError(f"maps and images must cover the same photos; got {len(maps)} and {len(images)}")
-    values, photo, row, col = top_positions(maps, k, per_photo)
+    values, photo, row, col = top_positions(maps, k, per_photo, min_distance)
     boxes = unit_boxes(feature_fn, tuple(images.shape[1:]), maps.shape[-2:], row, col, centre_box)
     patches = [images[p, :, t:b, l:r] for p, (t, l, b, r) in zip(photo.tolist(), boxes)]
     return TopPatches(values, photo, row, col, boxes, patches)
@@ -786,37 +948,79 @@ def unit_boxes(feature_fn, image_shape, map_shape, rows, cols, centre_box=None):
     return boxes
 
 
-def two_thing_scores(features: torch.Tensor, k: int = 9, min_group: int = 3):
+def two_thing_score(descriptors, min_group: int = 3, seed: int = 0):
+    """The two-thing score of one set of k descriptors (k, d): split them in two by exact 2-means on
+    unit vectors (every split tried, k <= 16); the mean cosine distance between the groups minus that
+    within them (-inf when a group has fewer than ``min_group`` members). Returns (score, labels)."""
+    desc = check_array(descriptors, "descriptors", ndim=2).astype(np.float64)
+    k = len(desc)
+    check_scalar(k, "number of descriptors", numbers.Integral, low=2, high=16)
+    check_scalar(min_group, "min_group", numbers.Integral, low=1, high=max(1, k // 2))
+    desc = desc / np.maximum(np.linalg.norm(desc, axis=1, keepdims=True), 1e-12)
+    # All 2^(k-1) - 1 splits with point 0 in group 0; within-group sum of squares from the Gram matrix:
+    # SSE(group) = |group| - |sum of its unit vectors|^2 / |group|.
+    codes = np.arange(1, 2 ** (k - 1))
+    labels_all = ((codes[:, None] >> np.arange(k - 1)) & 1).astype(np.float64)
+    labels_all = np.concatenate([np.zeros((len(codes), 1)), labels_all], 1)            # (S, k)
+    gram = desc @ desc.T
+    sse = 0.0
+    for member in (labels_all, 1 - labels_all):
+        size = member.sum(1)
+        sse = sse + size - np.einsum("si,ij,sj->s", member, gram, member) / size
+    labels = labels_all[int(np.argmin(sse))].astype(int)
+    if min(labels.sum(), k - labels.sum()) < min_group:
+        return -np.inf, labels
+    dist = 1 - desc @ desc.T
+    same = labels[:, None] == labels[None, :]
+    off = ~np.eye(k, dtype=bool)
+    return float(dist[~same].mean() - dist[same & off].mean()), labels
+
+
+def _descriptors(features, ch, photo, row, col):
+    desc = features[photo, :, row, col].double()
+    return torch.cat([desc[:, :ch], desc[:, ch + 1:]], 1).numpy()
+
+
+def two_thing_scores(features: torch.Tensor, k: int = 9, min_group: int = 3, per_photo: int = 1,
+                     min_distance: int = 0):
     """Score every unit of a layer for responding strongly to two unrelated things ("vodka & potato").
 
-    ``features``: (N photos, channels, h, w). For each unit, take its top-``k`` positions (one per
-    photo) and describe each by the layer's whole activation vector there, *without* the unit itself:
-    what else the network sees at that spot. Split the k descriptors into two groups (2-means on
-    unit-length vectors); the score is the mean cosine distance between the groups minus that within
-    them, or -inf when a group has fewer than ``min_group`` members. High = the unit fires on two
-    kinds of things that the rest of the layer tells apart.
+    ``features``: (N photos, channels, h, w). For each unit, take its top-``k`` positions (as
+    :func:`top_positions` with ``per_photo`` and ``min_distance``) and describe each by the layer's
+    whole activation vector there, *without* the unit itself: what else the network sees at that
+    spot. :func:`two_thing_score` splits them in two and scores the split. High = the unit fires on
+    two kinds of things that the rest of the layer tells apart. A score needs a null: see
+    :func:`two_thing_null`.
     Returns (scores (channels,), groups: list of k-long 0/1 arrays).
     """
-    from sklearn.cluster import KMeans
-
     check_tensor(features, "features", ndim=4)
     n, c, h, w = features.shape
-    check_scalar(k, "k", numbers.Integral, low=2 * min_group, high=n)
+    check_scalar(k, "k", numbers.Integral, low=2 * min_group, high=n * per_photo)
     scores, groups = np.full(c, -np.inf), []
     for ch in range(c):
-        _, photo, row, col = top_positions(features[:, ch], k, 1)
-        desc = features[photo, :, row, col].double()
-        desc = torch.cat([desc[:, :ch], desc[:, ch + 1:]], 1)
-        desc = F.normalize(desc, dim=1).numpy()
-        labels = KMeans(2, n_init=5, random_state=0).fit_predict(desc)
+        _, photo, row, col = top_positions(features[:, ch], k, per_photo, min_distance)
+        scores[ch], labels = two_thing_score(_descriptors(features, ch, photo, row, col), min_group)
         groups.append(labels)
-        if min(labels.sum(), k - labels.sum()) < min_group:
-            continue
-        dist = 1 - desc @ desc.T
-        same = labels[:, None] == labels[None, :]
-        off = ~np.eye(k, dtype=bool)
-        scores[ch] = dist[~same].mean() - dist[same & off].mean()
     return scores, groups
+
+
+def two_thing_null(features: torch.Tensor, channel: int, n_draws: int = 100, k: int = 9, min_group: int = 3,
+                   seed: int = 0) -> np.ndarray:
+    """The two-thing score of ``k`` random positions (distinct photos), described as for ``channel``:
+    what the score gives a set of patches that no unit selected. ``n_draws`` scores (-inf dropped)."""
+    check_tensor(features, "features", ndim=4)
+    n, c, h, w = features.shape
+    check_scalar(channel, "channel", numbers.Integral, low=0, high=c - 1)
+    check_scalar(n_draws, "n_draws", numbers.Integral, low=1)
+    check_scalar(k, "k", numbers.Integral, low=2 * min_group, high=n)
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_draws):
+        photo = torch.as_tensor(rng.choice(n, k, replace=False))
+        row, col = torch.as_tensor(rng.integers(0, h, k)), torch.as_tensor(rng.integers(0, w, k))
+        out.append(two_thing_score(_descriptors(features, channel, photo, row, col), min_group)[0])
+    out = np.array(out)
+    return out[np.isfinite(out)]
 
 
 def ica_reference(images: torch.Tensor, patch: int = 12, n_patches: int = 20000, n_components: int = 64,
@@ -831,23 +1035,42 @@ def ica_reference(images: torch.Tensor, patch: int = 12, n_patches: int = 20000,
     return cached("ica-filters", config, compute, verbose=verbose)
 
 
-def plot_patches(tp: TopPatches, title: str = "", names=None):
-    """The nine (or k) strongest stimuli of a unit in a 3-column grid, each titled with its activation."""
+def plot_patches(tp: TopPatches, title: str = "", names=None, frame_colours=None, box_size: int | None = None):
+    """The nine (or k) strongest stimuli of a unit in a 3-column grid, each titled with its activation.
+
+    ``names``: photo names (wrapped, not truncated). ``frame_colours``: one matplotlib colour (or None)
+    per patch, drawn as a thick frame (e.g. the two groups of :func:`two_thing_scores`).
+    ``box_size``: the full receptive-field side; a crop smaller than that (cut by the photo's border)
+    is titled "(clipped)".
+    """
+    import textwrap
+
     import matplotlib.pyplot as plt
 
     k = len(tp.patches)
+    if frame_colours is not None and len(frame_colours) != k:
+        raise ValueError(f"frame_colours needs one colour per patch ({k}); got {len(frame_colours)}")
     n_cols = 3
     n_rows = math.ceil(k / n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.2 * n_cols, 2.4 * n_rows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.6 * n_cols, 2.9 * n_rows + 0.5), squeeze=False)
     for i, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if i < k:
-            ax.imshow(tp.patches[i].permute(1, 2, 0).clamp(0, 1).numpy())
-            label = f"{tp.values[i]:.2f}"
+            patch = tp.patches[i]
+            ax.imshow(patch.permute(1, 2, 0).clamp(0, 1).numpy())
+            label = f"{float(tp.values[i]):.3g}"
+            if box_size is not None and min(patch.shape[-2:]) < box_size:
+                label += " (clipped)"
             if names is not None:
-                label += f"\n{names[int(tp.photo[i])][:22]}"
-            ax.set_title(label, fontsize=8)
-    fig.suptitle(title, fontsize=12)
+                label += "\n" + "\n".join(textwrap.wrap(str(names[int(tp.photo[i])]), 24)[:2])
+            ax.set_title(label, fontsize=10)
+            if frame_colours is not None and frame_colours[i] is not None:
+                ax.axis("on")
+                ax.set_xticks([]), ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_edgecolor(frame_colours[i])
+                    spine.set_linewidth(5)
+    fig.suptitle(title, fontsize=13)
     fig.tight_layout()
     return fig
 

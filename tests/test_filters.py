@@ -251,9 +251,10 @@ def test_sparse_coding_loss_is_exact_for_a_complete_code():
     assert float(z.sum()) == pytest.approx(float(x.abs().sum()), rel=1e-12)   # each pixel coded once
 
 
-def test_sparse_coding_turns_conv1_into_gabors_on_the_photos():
+def test_sparse_coding_moves_conv1_far_from_its_initialisation():
     # The lecture's configuration on a small budget (~400 steps, a few seconds): conv1 leaves its
-    # random initialisation for filters that a Gabor fits far better.
+    # random initialisation for filters that a Gabor fits far better (mostly dots, tiny bars and
+    # colour blobs, which the spectral verdict does not call Gabor-like: see the notebook).
     from course_utils import data
     images = data.photos("all", verbose=False).images
     cfg = fl.NOTEBOOK_CONFIG._replace(per_photo=40, epochs=12, lr=1e-2)   # a larger step for ~400 steps
@@ -262,7 +263,6 @@ def test_sparse_coding_turns_conv1_into_gabors_on_the_photos():
     init = fl.effective_filters(fl.build_photo_cnn(cfg)[1].conv1.weight, info["whiten_kernel"])
     init_fit = fl.fit_gabor(init.numpy(), kernel_size=cfg.kernel)
     assert np.median(fit.r2) > np.median(init_fit.r2) + 0.3
-    assert fit.band_pass.mean() >= 0.5
     assert info["test_reconstruction_error"] < 0.2
     norms = model[1].conv1.weight.detach().flatten(1).norm(dim=1)
     assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5)          # unit-norm filters
@@ -280,3 +280,94 @@ def test_sparse_coding_turns_conv1_into_gabors_on_the_photos():
 def test_photo_config_rejects_inconsistent_levers(kwargs, err):
     with pytest.raises(err):
         fl.PhotoConfig(**kwargs).check()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gabor_measure_agrees_with_the_eye_on_synthetic_filters(seed):
+    # Noisy Gabors pass at every SNR; dots, lambda = 2 stripes and checkerboards, centre-surrounds
+    # and colour blobs (which all fit a Gabor with a high R^2 or a tiny wavelength) fail.
+    for size in (11, 12):
+        result = fl.validate_gabor_measure(size=size, n=8, seed=seed)
+        for kind, v in result.items():
+            assert v["gabor_like_fraction"] == float(v["expected"]), (size, seed, kind, v["gabor_like_fraction"])
+
+
+def test_gabor_spectrum_of_known_pictures():
+    x, y = np.meshgrid(np.arange(16) - 7.5, np.arange(16) - 7.5)
+    grating = np.cos(2 * np.pi * x / 4) * np.exp(-(x**2 + y**2) / (2 * 4.0**2))
+    blob = np.exp(-(x**2 + y**2) / 8)
+    spec = fl.gabor_spectrum(np.stack([grating, blob]))
+    assert spec["peak_wavelength"][0] == pytest.approx(4.0, rel=0.05) and spec["dc_ratio"][0] < 0.05
+    assert spec["orientation_share"][0] > 0.8
+    assert np.isinf(spec["peak_wavelength"][1]) and spec["dc_ratio"][1] == pytest.approx(1.0)
+    assert spec["orientation_share"][1] < 0.35
+    with pytest.raises(ValueError):
+        fl.gabor_spectrum(np.zeros((2, 3, 4, 4)))
+    with pytest.raises(ValueError):
+        fl.gabor_spectrum(grating, pad=8)                    # pad smaller than the map
+
+
+def test_band_pass_wavelength_window():
+    assert fl.is_band_pass(np.array([2.0, 2.5, 14.0, 15.0, np.inf]), 7).tolist() == [False, True, True, False, False]
+
+
+def test_top_positions_with_suppression_agree_with_brute_force():
+    g = torch.Generator().manual_seed(2)
+    acts = torch.randn(6, 9, 9, generator=g)
+    values, photo, row, col = fl.top_positions(acts, k=9, per_photo=3, min_distance=4)
+    kept = []                                        # brute force: the greedy rule over all positions
+    for flat in np.argsort(-acts.numpy().ravel(), kind="stable"):
+        p, r, c = np.unravel_index(flat, acts.shape)
+        mine = [(r2, c2) for p2, r2, c2 in kept if p2 == p]
+        if len(mine) < 3 and all(max(abs(r - r2), abs(c - c2)) >= 4 for r2, c2 in mine):
+            kept.append((int(p), int(r), int(c)))
+        if len(kept) == 9:
+            break
+    assert list(zip(photo.tolist(), row.tolist(), col.tolist())) == kept
+    assert torch.equal(acts[photo, row, col], values)
+    assert fl.top_positions(acts, k=5)[1].tolist() == fl.top_positions(acts, k=5, min_distance=0)[1].tolist()
+    with pytest.raises(ValueError):
+        fl.top_positions(acts, k=9, per_photo=3, min_distance=-1)
+    with pytest.raises(ValueError):
+        fl.top_positions(acts, k=100, per_photo=3, min_distance=4)   # fewer candidates than k
+
+
+def test_two_thing_null_scores_random_patches():
+    g = torch.Generator().manual_seed(0)
+    feats = torch.rand(12, 6, 4, 4, generator=g)
+    null = fl.two_thing_null(feats, channel=0, n_draws=30, k=9)
+    assert null.ndim == 1 and 0 < len(null) <= 30 and np.isfinite(null).all()
+    assert (fl.two_thing_null(feats, 0, n_draws=30, k=9) == null).all()       # seeded
+    with pytest.raises(ValueError):
+        fl.two_thing_null(feats, channel=6)
+    with pytest.raises(ValueError):
+        fl.two_thing_null(feats, channel=0, k=13)
+
+
+def test_two_thing_score_exact_split_beats_or_matches_kmeans():
+    from sklearn.cluster import KMeans
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        d = rng.standard_normal((9, 12))
+        u = d / np.linalg.norm(d, axis=1, keepdims=True)
+        _, labels = fl.two_thing_score(d, min_group=1)
+        km = KMeans(2, n_init=10, random_state=0).fit(u)
+        def sse(lab):
+            return sum(((u[lab == g] - u[lab == g].mean(0)) ** 2).sum() for g in (0, 1))
+        assert sse(labels) <= sse(km.labels_) + 1e-9
+    with pytest.raises(ValueError):
+        fl.two_thing_score(np.zeros((20, 3)))                        # at most 16 descriptors
+
+
+def test_plot_patches_wraps_names_and_checks_frames():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    imgs = torch.rand(3, 3, 16, 16)
+    tp = fl.top_patches_from_maps(lambda x: x[:, :1], imgs, imgs[:, 0], k=3)
+    fig = fl.plot_patches(tp, "t", names=["a very long photo name that goes on and on"] * 3, box_size=1)
+    title = fig.axes[0].get_title()
+    assert "on and on" in title and "(clipped)" not in title
+    plt.close(fig)
+    with pytest.raises(ValueError):
+        fl.plot_patches(tp, frame_colours=["red"])

@@ -97,21 +97,69 @@ MUTANTS = {
 '''),
     ],
     "q4_top9": [
-        ("ranks photos by their mean activation", '''def top9(maps):
-    return maps.flatten(1).mean(dim=1).argsort(descending=True)[:9].tolist()
+        ("no suppression: only the cap of 3 per photo", '''def top9(maps, min_distance):
+    n, h, w = maps.shape
+    kept = []
+    for flat in maps.flatten().argsort(descending=True).tolist():
+        p, r, c = flat // (h * w), (flat % (h * w)) // w, flat % w
+        if sum(p2 == p for p2, _, _ in kept) < 3:
+            kept.append((p, r, c))
+            if len(kept) == 9:
+                break
+    return kept
 '''),
-        ("ranks weakest first", '''def top9(maps):
-    return maps.flatten(1).max(dim=1).values.argsort()[:9].tolist()
+        ("no cap per photo: suppression only", '''def top9(maps, min_distance):
+    n, h, w = maps.shape
+    kept = []
+    for flat in maps.flatten().argsort(descending=True).tolist():
+        p, r, c = flat // (h * w), (flat % (h * w)) // w, flat % w
+        if all(max(abs(r - r2), abs(c - c2)) >= min_distance for p2, r2, c2 in kept if p2 == p):
+            kept.append((p, r, c))
+            if len(kept) == 9:
+                break
+    return kept
 '''),
-        ("ranks positions, not photos (one photo can appear many times)", '''def top9(maps):
-    flat = maps.flatten().argsort(descending=True)[:9]
-    return (flat // (maps.shape[1] * maps.shape[2])).tolist()
+        ("suppresses across photos (compares positions of different photos)", '''def top9(maps, min_distance):
+    n, h, w = maps.shape
+    kept = []
+    for flat in maps.flatten().argsort(descending=True).tolist():
+        p, r, c = flat // (h * w), (flat % (h * w)) // w, flat % w
+        if sum(p2 == p for p2, _, _ in kept) < 3 and all(max(abs(r - r2), abs(c - c2)) >= min_distance
+                                                         for _, r2, c2 in kept):
+            kept.append((p, r, c))
+            if len(kept) == 9:
+                break
+    return kept
 '''),
-        ("returns the top eight (off by one)", '''def top9(maps):
-    return maps.flatten(1).max(dim=1).values.argsort(descending=True)[:8].tolist()
+        ("strict distance: drops a position exactly min_distance away", '''def top9(maps, min_distance):
+    n, h, w = maps.shape
+    kept = []
+    for flat in maps.flatten().argsort(descending=True).tolist():
+        p, r, c = flat // (h * w), (flat % (h * w)) // w, flat % w
+        same = [(r2, c2) for p2, r2, c2 in kept if p2 == p]
+        if len(same) < 3 and all(max(abs(r - r2), abs(c - c2)) > min_distance for r2, c2 in same):
+            kept.append((p, r, c))
+            if len(kept) == 9:
+                break
+    return kept
 '''),
-        ("returns a tensor instead of a list of ints", '''def top9(maps):
-    return maps.flatten(1).max(dim=1).values.argsort(descending=True)[:9]
+        ("swaps row and column (unravels the index with H where W belongs)", '''def top9(maps, min_distance):
+    n, h, w = maps.shape
+    kept = []
+    for flat in maps.flatten().argsort(descending=True).tolist():
+        p, c, r = flat // (h * w), (flat % (h * w)) // h, flat % h
+        same = [(r2, c2) for p2, r2, c2 in kept if p2 == p]
+        if len(same) < 3 and all(max(abs(r - r2), abs(c - c2)) >= min_distance for r2, c2 in same):
+            kept.append((p, r, c))
+            if len(kept) == 9:
+                break
+    return kept
+'''),
+        ("one position per photo (the old top-9 of photos)", '''def top9(maps, min_distance):
+    vals, flat = maps.flatten(1).max(dim=1)
+    order = vals.argsort(descending=True)[:9].tolist()
+    w = maps.shape[2]
+    return [(p, int(flat[p]) // w, int(flat[p]) % w) for p in order]
 '''),
     ],
 }
