@@ -14,6 +14,7 @@ the cheaper schedule. The grid and every candidate's numbers go in the JSON.
     python benchmarks/compression.py            # both nets + DSD (notebook schedule and a longer one)
     python benchmarks/compression.py --quick    # the notebook schedules only, DSD with 3 seeds
     python benchmarks/compression.py --tune     # the validation grid, then everything above
+    python benchmarks/compression.py --full-data --nets lenet300100   # 60,000 training images, merged in
 """
 from __future__ import annotations
 
@@ -97,10 +98,11 @@ def _same(a: dict, b: dict) -> bool:
     return json.loads(json.dumps(a)) == json.loads(json.dumps(b))
 
 
-def compress(name: str, folder: str) -> dict:
+def compress(name: str, folder: str, dataset: str = "mnist", settings: dict | None = None) -> dict:
     from course_utils import compression as C
+    settings = C.PIPELINES[name] if settings is None else settings
     start = time.perf_counter()
-    run = C.deep_compression(name, verbose=False, **C.PIPELINES[name])
+    run = C.deep_compression(name, verbose=False, dataset=dataset, **settings)
     pipeline_seconds = time.perf_counter() - start
     start = time.perf_counter()
     report = C.compression_report(run["compressed"], run["bits"], run["index_bits"])
@@ -117,7 +119,7 @@ def compress(name: str, folder: str) -> dict:
     total = report[-1]
     paper = C.PAPER_TABLES[name]
     return {
-        "settings": C.PIPELINES[name],
+        "settings": settings, "dataset": run["dataset"], "n_train": run["n_train"], "n_test": run["n_eval"],
         "report": report,
         "paper_rows": paper["rows"],
         "dense_kb": total["dense bytes"] / 1000, "compressed_kb": total["P+Q+H bytes"] / 1000,
@@ -139,6 +141,45 @@ def dsd_comparison(config, seeds) -> dict:
     result = dsd.compare(config, seeds=seeds, verbose=False)
     result.pop("runs")
     return {"config": dataclasses.asdict(config), **result, "seconds": time.perf_counter() - start}
+
+
+def full_data(cache_dir: str | None = None, nets=("lenet300100", "lenet5")) -> dict:
+    """Deep Compression on the full data (MNIST 60k/10k when fetched, else Fashion-MNIST 60k/10k).
+
+    The course's settings (PIPELINES, chosen on the 4,000 bundled digits) and, for LeNet-300-100,
+    the paper's 6-bit codebooks. Merged into compression.json under "deep_compression_full_data";
+    the file's other sections (the bundled-digit rows, DSD) are kept as they are.
+    """
+    import json
+    from _common import RESULTS, machine
+    from course_utils import compression as C
+    from course_utils.cache import atomic_write_bytes
+    path = RESULTS / "compression.json"
+    section = {"machine": machine(), "load_average_at_start": os.getloadavg(),
+               "timing": "fresh cache: every stage trained in this run, torch on one thread"
+               if cache_dir is None else "reused cache", "runs": {}}
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as folder:
+        os.environ["COURSE_CACHE_DIR"] = cache_dir or cache
+        for name in nets:
+            jobs = [("course settings", C.PIPELINES[name])]
+            if name == "lenet300100":
+                jobs.append(("paper's bits", {**C.PIPELINES[name], **C.PAPER_SETTINGS[name]}))
+            for label, settings in jobs:
+                r = compress(name, folder, dataset="full", settings=settings)
+                section["runs"][f"{name}, {label}"] = r
+                print(f"{name}, {label} on {r['dataset']} ({r['n_train']:,}/{r['n_test']:,}): ratio "
+                      f"{r['ratio_pqh']:.1f}x, accuracy {r['accuracy']['dense']:.4f} -> "
+                      f"{r['accuracy']['compressed']:.4f} (drop {r['accuracy_drop_points']:+.2f} points), "
+                      f"{r['seconds']['pipeline wall']:.0f} s", flush=True)
+                # written after every run, so a long LeNet-5 run that is stopped keeps what finished
+                section["load_average_at_end"] = os.getloadavg()
+                current = json.loads(path.read_text()) if path.exists() else {}
+                earlier = current.get("deep_compression_full_data", {}).get("runs", {})
+                # runs of nets not in this call (e.g. --nets lenet5 after lenet300100) are kept
+                current["deep_compression_full_data"] = {**section, "runs": {**earlier, **section["runs"]}}
+                atomic_write_bytes(path, (json.dumps(current, indent=2) + "\n").encode())
+    print(f"merged into {path}")
+    return section
 
 
 def main(quick: bool = False, tune_first: bool = False, cache_dir: str | None = None) -> dict:
@@ -209,4 +250,11 @@ if __name__ == "__main__":
     parser.add_argument("--tune", dest="tune_first", action="store_true",
                         help="first run the validation grid that chose PIPELINES")
     parser.add_argument("--cache-dir", help="reuse this checkpoint cache instead of an empty one")
-    main(**vars(parser.parse_args()))
+    parser.add_argument("--full-data", action="store_true",
+                        help="only Deep Compression on full MNIST (else full Fashion-MNIST), merged into the JSON")
+    parser.add_argument("--nets", nargs="+", default=["lenet300100", "lenet5"], help="with --full-data")
+    args = parser.parse_args()
+    if args.full_data:
+        full_data(args.cache_dir, args.nets)
+    else:
+        main(args.quick, args.tune_first, args.cache_dir)

@@ -349,3 +349,79 @@ def test_paper_tables_are_consistent():
         assert round(dense_kb / small_kb) in (paper["ratio"], paper["ratio"] - 1)
     assert C.PAPER_TABLES["lenet5"]["rows"][3]["weight bits P+Q"] == 5      # ip2: 5 bits, as printed
     assert set(C.PIPELINES) == set(C.PAPER_TABLES)
+
+
+def test_load_dataset_choices_and_bad_input(monkeypatch, tmp_path):
+    (X, y), (Xt, yt), name = C.load_dataset("mnist", verbose=False)
+    assert X.shape[1:] == (1, 28, 28) and len(X) == len(y) and len(Xt) == len(yt) and name.startswith("mnist")
+    with pytest.raises(ValueError, match="dataset"):
+        C.load_dataset("cifar10")
+    with pytest.raises(ValueError, match="dataset"):
+        C.deep_compression("lenet300100", dataset="imagenet", verbose=False)
+    # "full" without full MNIST and without Fashion-MNIST says how to get either
+    import course_utils.data as data_module
+    import course_utils.fetched as fetched_module
+    monkeypatch.setattr(data_module, "DEBIAN_FASHION_MNIST", tmp_path)
+    monkeypatch.setattr(fetched_module, "is_fetched", lambda name, root=None: False)
+    with pytest.raises(ValueError, match="dataset-fashion-mnist"):
+        C.load_dataset("full")
+
+
+@pytest.mark.skipif(not (C.Path("/usr/share/datasets/fashion-mnist") / "train-images-idx3-ubyte.gz").is_file(),
+                    reason="Debian's dataset-fashion-mnist is not installed")
+def test_full_data_is_fashion_mnist_without_full_mnist():
+    from course_utils import fetched
+    if fetched.is_fetched("mnist"):
+        pytest.skip("full MNIST is fetched, so 'full' is MNIST")
+    (X, y), (Xt, yt), name = C.load_dataset("full", verbose=False)
+    assert name == "fashion_mnist (full)" and len(X) == 60_000 and len(Xt) == 10_000
+
+
+def test_random_masks_match_magnitude_counts_and_move_with_the_seed():
+    net = small_net()
+    sparsity = {"1": 0.75, "3": 0.5}
+    masks = C.random_masks(net, sparsity, seed=0)
+    pruned = C.prune(copy_of(net), sparsity=sparsity)
+    assert all(int(masks[k].sum()) == int(pruned[k].sum()) for k in pruned)
+    assert all(torch.equal(a, b) for a, b in zip(masks.values(), C.random_masks(net, sparsity, seed=0).values()))
+    assert not torch.equal(masks["1"], C.random_masks(net, sparsity, seed=1)["1"])
+    with pytest.raises(ValueError, match="sparsity"):
+        C.random_masks(net, 1.5)
+
+
+def copy_of(net):
+    import copy
+    return copy.deepcopy(net)
+
+
+def test_sparse_and_general_purpose_bytes():
+    import zlib
+    layer = nn.Linear(100, 1)
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.weight[0, [3, 50, 99]] = torch.tensor([1.0, -2.0, 0.5])
+    net = nn.Sequential(layer)
+    # gaps 3, 46 (> 31: one filler, then 14), 48 (one filler, then 16): 5 entries of 32 + 5 bits, one bias
+    assert C.sparse_bytes(net, index_bits=5) == math.ceil(5 * 32 / 8) + math.ceil(5 * 5 / 8) + 4
+    assert C.sparse_bytes(net, index_bits=5, value_bits=8) == 5 + math.ceil(25 / 8) + 4
+    with pytest.raises(ValueError, match="index_bits"):
+        C.sparse_bytes(net, index_bits=0)
+    squeezed = C.general_purpose_bytes(net, bits=2, index_bits=5)
+    lc = C.encode_model(net, 2, 5)[0]
+    (wdata, _), (idata, _) = lc.streams(huffman=False)
+    assert squeezed["zlib"] == 4 * 3 + 4 + len(zlib.compress(wdata, 9)) + len(zlib.compress(idata, 9))
+    assert set(squeezed) == {"zlib", "lzma"}
+
+
+def test_stage_ablation_rows(monkeypatch):
+    import course_utils.train as train_module
+    monkeypatch.setitem(train_module.DATASETS, "mnist", tiny_mnist)
+    settings = {"dense_schedule": [(1, 1e-3)], "sparsity": {"fc1": 0.9, "fc2": 0.9, "fc3": 0.5},
+                "prune_schedule": [(1, 1e-3)], "bits": 3, "index_bits": 4, "quant_schedule": [(1, 1e-4)]}
+    rows = C.stage_ablation("lenet300100", settings, verbose=False)
+    by = {r["row"]: r for r in rows}
+    assert by["dense, 32-bit"]["ratio"] == 1 and by["dense, trained as long as the whole pipeline"]["epochs"] == 3
+    assert by["Huffman-coded (P+Q+H)"]["bytes"] == C.deep_compression(
+        "lenet300100", verbose=False, **settings)["report"][-1]["P+Q+H bytes"]
+    assert by["magnitude-pruned, not retrained"]["bytes"] > by["quantised, centroids retrained (fixed width)"]["bytes"]
+    assert all(0 <= r["accuracy"] <= 1 and r["bytes"] > 0 for r in rows)
