@@ -22,20 +22,24 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .checks import check_array, check_scalar, check_tensor
-from .matching import bipartite_matching, channel_correlation, channels_last, standardize
+from .matching import bipartite_matching, channel_correlation, channels_last, single_blas_thread, standardize
 from .train import TrainConfig, load_or_fit, seed_everything, train
 
 
-def train_seeds(model: str, seeds, dataset: str = "mnist", epochs: int = 3, **config) -> list:
+def train_seeds(model: str, seeds, dataset: str = "mnist", epochs: int = 3, progress: bool = True,
+                **config) -> list:
     """``train(TrainConfig(model, dataset, epochs, seed=s, ...))`` for every seed; each is cached.
 
-    Returns a list of (model, info) pairs in the order of ``seeds``.
+    Returns a list of (model, info) pairs in the order of ``seeds``. ``progress=False`` hides the
+    progress bar (a saved notebook would keep it frozen at its first frame).
     """
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be True or False; got {type(progress).__name__}")
     seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds must not be empty")
     out = []
-    for k, seed in enumerate(tqdm(seeds, desc=f"{model} seeds", leave=False)):
+    for k, seed in enumerate(tqdm(seeds, desc=f"{model} seeds", leave=False, disable=not progress)):
         cfg = TrainConfig(model=model, dataset=dataset, epochs=epochs, seed=int(seed), **config)
         if k == 0:
             out.append(train(cfg, verbose=False))
@@ -303,6 +307,35 @@ def linear_cka(X, Y) -> float:
     if norm_x == 0 or norm_y == 0:
         raise ValueError("X or Y is constant (every column has zero variance); CKA is undefined")
     return float(np.linalg.norm(y.T @ x) ** 2 / (norm_x * norm_y))
+
+
+def layer_similarity(acts1, acts2, max_rows: int = 40_000, seed: int = 0, shuffle: int | None = None) -> dict:
+    """Mean Hungarian-matched correlation and linear CKA of one layer in two nets, on the same rows.
+
+    ``acts1``, ``acts2``: (N, C[, H, W]) activations of the same inputs. The rows kept are those
+    :func:`compare_layers` keeps for the same ``max_rows`` and ``seed``, so ``matched_corr`` equals its
+    ``matched_corr.mean()``; constant channels are dropped for the matching (CKA ignores them).
+    ``shuffle``: a seed; then net 2's rows are permuted first, which breaks the pairing of samples
+    (a permutation null: what matching finds between two layers that share no input).
+    Returns {"matched_corr": float, "cka": float}.
+    """
+    check_scalar(max_rows, "max_rows", numbers.Integral, low=2)
+    if shuffle is not None:
+        check_scalar(shuffle, "shuffle", numbers.Integral, low=0)
+    a, b = channels_last(acts1), channels_last(acts2)
+    if len(a) != len(b):
+        raise ValueError(f"the two nets must see the same inputs; got {len(a)} and {len(b)} rows")
+    if len(a) > max_rows:
+        rows = np.random.default_rng(seed).choice(len(a), max_rows, replace=False)
+        a, b = a[rows], b[rows]
+    if shuffle is not None:
+        b = b[np.random.default_rng(shuffle).permutation(len(b))]
+    a_live, b_live, _, _ = drop_constant(a, b)
+    between = channel_correlation(a_live, b_live)
+    r, c = bipartite_matching(between)
+    with single_blas_thread():
+        cka = linear_cka(a_live, b_live)
+    return {"matched_corr": float(between[r, c].mean()), "cka": cka}
 
 
 # The photo CNN's task: which of the course photos did a random crop come from? ---------------------

@@ -15,8 +15,15 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .checks import check_array
+
+
+def single_blas_thread():
+    """A context in which numpy's BLAS uses one thread: an (N, C) x (N, C) product with C <= a few
+    hundred is too small to gain from more, and on a shared machine extra threads only contend."""
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def channels_last(activations) -> np.ndarray:
@@ -50,7 +57,8 @@ def channel_correlation(a, b) -> np.ndarray:
     if len(a) != len(b):
         raise ValueError(f"a and b must hold the same samples (same N); got N={len(a)} and N={len(b)}")
     za, zb = standardize(a, "a"), standardize(b, "b")
-    return np.clip(za.T @ zb / len(za), -1.0, 1.0)
+    with single_blas_thread():
+        return np.clip(za.T @ zb / len(za), -1.0, 1.0)
 
 
 def _check_matrix(corr, name: str = "corr") -> np.ndarray:

@@ -159,3 +159,30 @@ def test_matched_weights_sees_through_a_renaming_and_the_kept_inputs():
         convergent.matched_weights(net, renamed, X, keep=np.ones(784))
     with pytest.raises(ValueError, match="layer"):
         convergent.matched_weights(net, renamed, X, layer="conv9")
+
+
+def test_layer_similarity_uses_compare_layers_rows_and_shuffle_is_a_null():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(600, 4, 5, 5))
+    b = a[:, [2, 0, 3, 1]] * 2 + 0.3 * rng.normal(size=a.shape)
+    b[:, 3] = 0.0                                          # a dead unit in net 2
+    full = convergent.compare_layers(a, b, max_rows=5_000)
+    s = convergent.layer_similarity(a, b, max_rows=5_000)
+    assert s["matched_corr"] == pytest.approx(full["matched_corr"].mean(), abs=1e-12)
+    from course_utils import matching
+    rows = np.random.default_rng(0).choice(600 * 25, 5_000, replace=False)
+    ra, rb = matching.channels_last(a)[rows], matching.channels_last(b)[rows]
+    assert s["cka"] == pytest.approx(convergent.linear_cka(ra, rb[:, rb.std(0) > 1e-8]), abs=1e-12)
+    null = convergent.layer_similarity(a, b, max_rows=5_000, shuffle=1)
+    assert s["matched_corr"] > 0.9 and abs(null["matched_corr"]) < 0.1 and null["cka"] < 0.01
+    with pytest.raises(ValueError, match="same inputs"):
+        convergent.layer_similarity(a, b[:10])
+    with pytest.raises(TypeError):
+        convergent.layer_similarity(a, b, shuffle=1.5)
+    with pytest.raises(ValueError):
+        convergent.layer_similarity(a, b, max_rows=1)
+
+
+def test_train_seeds_progress_flag_is_checked():
+    with pytest.raises(TypeError, match="progress"):
+        convergent.train_seeds("lenet5", [0], progress="no")

@@ -239,3 +239,17 @@ def test_bad_input_every_helper():
     with pytest.raises(ValueError, match="thresholds.*1-D"):
         matched_count_vs_threshold(corr, [[0.5]])
     assert matched_count_vs_threshold(corr, 2.0).tolist() == [0]      # a single threshold is fine
+
+
+def test_single_blas_thread_restores_and_keeps_results():
+    from course_utils import matching
+    from threadpoolctl import threadpool_info
+    before = [d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"]
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(300, 4)), rng.normal(size=(300, 3))
+    with matching.single_blas_thread():
+        inside = [d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"]
+        c = matching.channel_correlation(a, b)
+    assert all(n == 1 for n in inside)
+    assert [d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"] == before
+    assert np.allclose(c, np.corrcoef(a.T, b.T)[:4, 4:], atol=1e-12)
