@@ -884,6 +884,40 @@ def knn_accuracy(Y, labels, k: int = 10, folds: int = 5) -> float:
     return float(cross_val_score(KNeighborsClassifier(k), Y, labels, cv=splits).mean())
 
 
+def neighbour_overlap(A, B, k: int = 10) -> float:
+    """Mean Jaccard overlap of each point's ``k`` nearest neighbours in ``A`` and in ``B``.
+
+    ``A`` and ``B`` are two views of the same N points (two maps, or a map and the data), rows
+    aligned; a point is not its own neighbour. 1 means every neighbourhood is the same in both.
+    """
+    from sklearn.neighbors import NearestNeighbors
+    A = check_array(A, "A", ndim=2, min_rows=2)
+    B = check_array(B, "B", ndim=2, min_rows=2)
+    if len(A) != len(B):
+        raise ValueError(f"A and B must hold the same points (same number of rows); got {len(A)} and {len(B)}")
+    check_scalar(k, "k", numbers.Integral, low=1, high=len(A) - 1)
+    sets = [NearestNeighbors(n_neighbors=k + 1).fit(V).kneighbors(V, return_distance=False)[:, 1:] for V in (A, B)]
+    shared = np.array([len(np.intersect1d(a, b)) for a, b in zip(*sets)])
+    return float(np.mean(shared / (2 * k - shared)))
+
+
+def clumping_index(Y) -> float:
+    """Clark & Evans's (1954) ratio: mean nearest-neighbour distance over its value for a uniform scatter.
+
+    The uniform value is ``0.5 / sqrt(density)``, the density taken over the convex hull of the
+    2-D points. About 1 for points scattered independently, below 1 when they clump into groups,
+    above 1 when they are spread more evenly than chance.
+    """
+    from scipy.spatial import ConvexHull
+    from sklearn.neighbors import NearestNeighbors
+    Y = check_array(Y, "Y", ndim=2, min_rows=4)
+    if Y.shape[1] != 2:
+        raise ValueError(f"Y must be a 2-D map of shape (N, 2); got shape {Y.shape}")
+    nearest = NearestNeighbors(n_neighbors=2).fit(Y).kneighbors(Y)[0][:, 1]
+    area = ConvexHull(Y).volume
+    return float(nearest.mean() / (0.5 * np.sqrt(area / len(Y))))
+
+
 def plot_embedding(Y, labels, title: str, ax=None, colorbar: bool = True, s: float = 4, **kwargs):
     """Scatter a 2-D embedding coloured by digit label (0-9), with title, axis labels and a colourbar."""
     import matplotlib.pyplot as plt

@@ -320,3 +320,31 @@ def test_bad_approximate_settings_are_rejected(kwargs, knn_kind, error, match):
            "range": (indices + 5, distances), "floats": (indices.astype(float), distances)}[knn_kind]
     with pytest.raises(error, match=match):
         TSNE(**kwargs).fit(X, knn=knn)
+
+
+def test_neighbour_overlap_and_clumping_index():
+    from course_utils.tsne import clumping_index, neighbour_overlap
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(200, 5))
+    assert neighbour_overlap(A, A, 10) == 1.0
+    assert neighbour_overlap(A, A * 3 + 1, 10) == 1.0                      # distances scaled: same neighbours
+    assert neighbour_overlap(A, rng.normal(size=(200, 2)), 10) < 0.15        # unrelated views share few
+    # by hand: on the line 0, 1, 3 the nearest neighbours are 1, 0, 1; with points 1 and 2 swapped 2, 2, 0
+    line, swapped = np.array([[0.0], [1.0], [3.0]]), np.array([[0.0], [3.0], [1.0]])
+    assert neighbour_overlap(line, swapped, 1) == 0.0
+    # k = 2 on four points: point 0's sets {1, 2} and {1, 3} share one of three -> 1/3 for it
+    four, moved = np.array([[0.0], [1.0], [2.0], [10.0]]), np.array([[0.0], [1.0], [10.0], [2.0]])
+    assert neighbour_overlap(four, moved, 2) == pytest.approx(
+        np.mean([1 / 3, 1 / 3, 1 / 3, 1 / 3]))
+    uniform = clumping_index(rng.uniform(size=(2000, 2)))
+    clumps = clumping_index(np.repeat(rng.uniform(size=(40, 2)), 50, axis=0) + 1e-3 * rng.normal(size=(2000, 2)))
+    grid = clumping_index(np.stack(np.meshgrid(np.arange(40), np.arange(40)), -1).reshape(-1, 2).astype(float))
+    assert 0.9 < uniform < 1.15 and clumps < 0.2 and grid > 1.5, (uniform, clumps, grid)
+    with pytest.raises(ValueError, match="same number of rows"):
+        neighbour_overlap(A, A[:10])
+    with pytest.raises(ValueError, match="k"):
+        neighbour_overlap(A, A, 200)
+    with pytest.raises(TypeError, match="k"):
+        neighbour_overlap(A, A, 2.5)
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        clumping_index(A)

@@ -101,3 +101,25 @@ MUTANTS = {
          trust(penalty="(rank_X[rows, map_neighbours] - k).sum()")),
     ],
 }
+
+
+_NCE = '''def info_nce_loss(y1, y2):
+    log_f = {logits}
+    return {result}
+'''
+
+
+def nce(logits="-torch.log1p(torch.cdist(y1, y2) ** 2)",
+        result="-(log_f.diagonal() - torch.logsumexp(log_f, dim=1)).mean()"):
+    return _NCE.format(logits=logits, result=result)
+
+
+MUTANTS["q5_info_nce"] = [
+    ("normalises over the wrong axis (the rows b instead of the candidates c)",
+     nce(result="-(log_f.diagonal() - torch.logsumexp(log_f, dim=0)).mean()")),
+    ("sums over the batch instead of averaging", nce(result="-(log_f.diagonal() - torch.logsumexp(log_f, dim=1)).sum()")),
+    ("uses a Gaussian score (logit -d^2) instead of the Cauchy one", nce(logits="-torch.cdist(y1, y2) ** 2")),
+    ("uses f itself as the logit instead of log f", nce(logits="1 / (1 + torch.cdist(y1, y2) ** 2)")),
+    ("gets the sign of the logit wrong", nce(logits="torch.log1p(torch.cdist(y1, y2) ** 2)")),
+    ("forgets to square the distance", nce(logits="-torch.log1p(torch.cdist(y1, y2))")),
+]
