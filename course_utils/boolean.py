@@ -30,11 +30,16 @@ Pattern = str
 # f(A, B, C, D) = 1 on minterms 6, 8, 9, 10, 11, 12, 13, 14.
 LECTURE_MINTERMS = (6, 8, 9, 10, 11, 12, 13, 14)
 LECTURE_SOP = "AC' + AB' + BCD' + AD'"
-# Product-of-sums forms printed alongside that example (the 3-clause minimal one and the
-# hazard-free one with the redundant clause (A + D')), and a third that circulates in copies of it.
-LECTURE_POS_CANDIDATES = ("(A + B)(A + C)(B' + C' + D')",
-                          "(A + B)(A + C)(B' + C' + D')(A + D')",
-                          "(A + B)(A + C)(A + D')")
+# The lecture's product of sums (with the redundant hazard clause (A + D')), and the same
+# without that clause (the minimal form).
+LECTURE_POS = "(A + B)(A + C)(B' + C' + D')(A + D')"
+LECTURE_POS_CANDIDATES = ("(A + B)(A + C)(B' + C' + D')", LECTURE_POS)
+
+# The lecture's "Karnaugh person detector": a person is seen when there is (a wheel or a face) and
+# (a hand or a flower) and (a leg or a tree). Inputs W F H B L T (B: blossom, the flower; F is the
+# face), W the most significant bit.
+PERSON_NAMES = "WFHBLT"
+PERSON_POS = "(W + F)(H + B)(L + T)"
 
 
 def lecture_table() -> np.ndarray:
@@ -159,9 +164,18 @@ def minimal_sops(table) -> list[list[Pattern]]:
     ones = np.flatnonzero(arr).tolist()
     if not ones:
         return [[]]
+    primes, covers_ = _irredundant(arr)
+    return _cheapest(primes, covers_)
+
+
+def _irredundant(arr: np.ndarray):
+    """(prime implicants, every irredundant cover as a frozenset of prime indices) of a non-zero table."""
     primes = prime_implicants(arr)
-    chart = [[i for i, p in enumerate(primes) if covers(p, m)] for m in ones]
-    covers_ = petrick(chart)
+    chart = [[i for i, p in enumerate(primes) if covers(p, m)] for m in np.flatnonzero(arr).tolist()]
+    return primes, petrick(chart)
+
+
+def _cheapest(primes, covers_) -> list[list[Pattern]]:
     cost = [(len(c), sum(_literals(primes[i]) for i in c)) for c in covers_]
     best = min(cost)
     out = [sorted((primes[i] for i in c), key=lambda p: (-p.count("-"), p))
@@ -327,8 +341,8 @@ def draw_kmap(table, implicants=(), names: str = "ABCD", ax=None, title: str | N
         for c in range(4):
             ax.text(c, r, str(int(grid[r, c])), ha="center", va="center", fontsize=18,
                     fontweight="bold" if grid[r, c] else "normal")
-            ax.text(c + 0.42, r + 0.42, str(4 * GRAY2[r] + GRAY2[c]), ha="right", va="bottom",
-                    fontsize=7, color="dimgray")
+            ax.text(c + 0.45, r + 0.45, str(4 * GRAY2[r] + GRAY2[c]), ha="right", va="bottom",
+                    fontsize=11, color="dimgray")
     labels = [format(g, "02b") for g in GRAY2]
     ax.set_xticks(range(4), labels)
     ax.set_yticks(range(4), labels)
@@ -362,19 +376,36 @@ def draw_kmap(table, implicants=(), names: str = "ABCD", ax=None, title: str | N
 def count_minimal_sops(n: int, n_functions: int = 50, seed: int = 0, p_one: float = 0.5) -> dict:
     """Minimal SOP forms of random n-variable functions (each entry 1 with probability p_one).
 
-    Returns arrays ``n_minimal`` (how many distinct minimal forms each function has), ``n_primes``
-    and ``n_terms`` (terms in a minimal form), one entry per function.
+    Returns arrays ``n_minimal`` (how many distinct minimal forms each function has),
+    ``n_irredundant`` (how many irredundant covers, the locally minimal forms), ``n_primes`` and
+    ``n_terms`` (terms in a minimal form), one entry per function.
     """
     check_scalar(n, "n", numbers.Integral, low=1, high=6)
     check_scalar(n_functions, "n_functions", numbers.Integral, low=1)
     check_scalar(seed, "seed", numbers.Integral, low=0)
     check_scalar(p_one, "p_one", numbers.Real, low=0, high=1)
     rng = np.random.default_rng(seed)
-    n_minimal, n_primes, n_terms = [], [], []
+    n_minimal, n_irredundant, n_primes, n_terms = [], [], [], []
     for _ in range(n_functions):
         table = rng.random(2 ** n) < p_one
-        forms = minimal_sops(table)
-        n_minimal.append(len(forms))
-        n_primes.append(len(prime_implicants(table)) if table.any() else 0)
-        n_terms.append(len(forms[0]))
-    return {"n_minimal": np.array(n_minimal), "n_primes": np.array(n_primes), "n_terms": np.array(n_terms)}
+        if not table.any():
+            n_minimal.append(1), n_irredundant.append(1), n_primes.append(0), n_terms.append(0)
+            continue
+        primes, covers_ = _irredundant(table)
+        n_minimal.append(len(_cheapest(primes, covers_)))
+        n_irredundant.append(len(covers_))
+        n_primes.append(len(primes))
+        n_terms.append(min(len(c) for c in covers_))
+    return {"n_minimal": np.array(n_minimal), "n_irredundant": np.array(n_irredundant),
+            "n_primes": np.array(n_primes), "n_terms": np.array(n_terms)}
+
+
+def count_irredundant_covers(table) -> int:
+    """How many irredundant covers (sets of prime implicants from which no term can be dropped)
+    ``table`` has: the *locally* minimal sums of products, ``len(petrick(chart))``. The constant 0
+    has one (the empty sum)."""
+    arr = _check_table(table)
+    ones = np.flatnonzero(arr).tolist()
+    if not ones:
+        return 1
+    return len(_irredundant(arr)[1])

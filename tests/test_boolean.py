@@ -39,8 +39,53 @@ def test_lecture_forms_against_the_truth_table():
     # The lecture's SOP is correct but not minimal: AD' is the redundant (hazard-cover) term.
     assert bl.cost(bl.parse_sop(bl.LECTURE_SOP)) == (4, 9) > bl.cost(sops[0])
     matches = [np.array_equal(bl.truth_table(e), table) for e in bl.LECTURE_POS_CANDIDATES]
-    assert matches == [True, True, False]
-    assert np.flatnonzero(bl.truth_table(bl.LECTURE_POS_CANDIDATES[2]) != table).tolist() == [15]
+    assert matches == [True, True]
+    assert bl.LECTURE_POS in bl.LECTURE_POS_CANDIDATES
+    assert bl.cost(bl.parse_pos(bl.LECTURE_POS)) == (4, 9)   # the hazard clause (A + D') on top of the minimal 3
+    # Without the lecture's clause (B' + C' + D') the product is wrong exactly on m = 15 (ABCD = 1111).
+    assert np.flatnonzero(bl.truth_table("(A + B)(A + C)(A + D')") != table).tolist() == [15]
+
+
+def brute_force_irredundant(table):
+    """Every set of primes that covers the on-set and from which no prime can be dropped."""
+    primes = bl.prime_implicants(table)
+    ones = set(np.flatnonzero(table).tolist())
+    loops = [set(bl.minterms_of(p)) for p in primes]
+    covered = lambda s: ones <= set().union(*(loops[k] for k in s))
+    return sum(1 for r in range(len(primes) + 1) for s in itertools.combinations(range(len(primes)), r)
+               if covered(s) and not any(covered(set(s) - {k}) for k in s))
+
+
+@pytest.mark.parametrize("n", [3, 4])
+def test_count_irredundant_covers_equals_brute_force(n):
+    rng = np.random.default_rng(20 + n)
+    for _ in range(20):
+        table = rng.random(2 ** n) < 0.5
+        if not table.any():
+            assert bl.count_irredundant_covers(table) == 1
+            continue
+        assert bl.count_irredundant_covers(table) == brute_force_irredundant(table)
+    counted = bl.count_minimal_sops(n, 15, seed=1)
+    assert (counted["n_irredundant"] >= counted["n_minimal"]).all()
+    rng = np.random.default_rng(1)
+    for k in range(15):
+        table = rng.random(2 ** n) < 0.5
+        assert counted["n_irredundant"][k] == bl.count_irredundant_covers(table)
+        assert counted["n_minimal"][k] == (len(bl.minimal_sops(table)) if table.any() else 1)
+
+
+def test_person_detector_pos_against_its_sop():
+    """(W + F)(H + B)(L + T): 3 clauses, 6 literals; its only minimal SOP needs all 8 products."""
+    names = bl.PERSON_NAMES
+    table = bl.truth_table(bl.PERSON_POS, names)
+    expected = np.array([bool((m >> 5 | m >> 4) & 1 and (m >> 3 | m >> 2) & 1 and (m >> 1 | m) & 1)
+                         for m in range(64)])
+    assert np.array_equal(table, expected) and table.sum() == 27
+    sops, poss = bl.minimal_sops(table), bl.minimal_poss(table)
+    assert len(sops) == 1 and bl.cost(sops[0]) == (8, 24)
+    assert np.array_equal(bl.truth_table(bl.format_sop(sops[0], names), names), table)
+    assert len(poss) == 1 and bl.cost(poss[0]) == (3, 6)
+    assert sorted(bl.format_pos([c], names) for c in poss[0]) == ["(H + B)", "(L + T)", "(W + F)"]
 
 
 def test_prime_implicants_of_the_lecture_table():
@@ -119,3 +164,5 @@ def test_bad_input():
         bl.kmap_grid(np.zeros(8, bool))
     with pytest.raises(ValueError):
         bl.count_minimal_sops(9)
+    with pytest.raises(ValueError, match="2\\*\\*n"):
+        bl.count_irredundant_covers(np.zeros(5, bool))

@@ -54,6 +54,14 @@ def match(za=_Z.format(x="a"), zb=_Z.format(x="b"),
     return _MATCH.format(za=za, zb=zb, assign=assign)
 
 
+_OR_CLAUSES = '''def and_of_ors(clauses, names):
+    n = len(names)
+    bit = {{v: {bit} for k, v in enumerate(names)}}
+    return np.array([{outer}({inner}((m >> bit[v]) & 1 for v in clause) for clause in clauses{sl})
+                     for m in range(2 ** n)])
+'''
+
+
 MUTANTS = {
     "q1_merge": [
         ("does not check that the differing position has no dash", '''def merge(p, q):
@@ -79,6 +87,13 @@ MUTANTS = {
     k = diff[0]
     return p[:k] + "-" + p[k + 1:]
 '''),
+        ("checks for a dash only in p, not in q", '''def merge(p, q):
+    diff = [k for k in range(len(p)) if p[k] != q[k]]
+    if len(diff) != 1 or p[diff[0]] == "-":
+        return None
+    k = diff[0]
+    return p[:k] + "-" + p[k + 1:]
+'''),
         ("puts the dash one position too far right", '''def merge(p, q):
     diff = [k for k in range(len(p)) if p[k] != q[k]]
     if len(diff) != 1 or "-" in (p[diff[0]], q[diff[0]]):
@@ -94,8 +109,15 @@ MUTANTS = {
         ("returns every cover, redundant ones included", irr(condition="is_cover(chosen)")),
         ("reads the pattern's characters least significant first", irr(bit="i")),
         ("returns lists of patterns instead of sets of indices", irr(item="[primes[k] for k in chosen]")),
+        ("tries subsets of every size but the largest (range(len(primes)), off by one)",
+         irr().replace("range(len(primes) + 1)", "range(len(primes))")),
         ("checks only that dropping the last term uncovers something",
          irr(condition="is_cover(chosen) and (not chosen or not is_cover(chosen[:-1]))")),
+    ],
+    "q5_or_clauses": [
+        ("swaps AND and OR (an OR of AND-clauses)", _OR_CLAUSES.format(bit="n - 1 - k", outer="any", inner="all", sl="")),
+        ("reads names[0] as the least significant bit", _OR_CLAUSES.format(bit="k", outer="all", inner="any", sl="")),
+        ("leaves out the last clause", _OR_CLAUSES.format(bit="n - 1 - k", outer="all", inner="any", sl="[:-1]")),
     ],
     "q3_permute": [
         ("forgets to reorder fc2's columns", permute([
