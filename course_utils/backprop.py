@@ -328,3 +328,126 @@ def neuron(channel: int, row: int | None = None, col: int | None = None) -> Call
             raise ValueError(f"(row, col) must lie in the {activation.shape[2]}x{activation.shape[3]} map; got ({r}, {c})")
         return activation[:, channel, r, c]
     return pick
+
+
+# ----------------------------------------------------------------------------- comparing and showing maps
+
+def map_change(a: torch.Tensor, b: torch.Tensor) -> float:
+    """How much map ``b`` differs from map ``a``: ``max |a - b| / max |a|`` (0: identical; 0/0 gives 0)."""
+    check_tensor(a, "a")
+    check_tensor(b, "b")
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
+    scale = float(a.abs().max())
+    change = float((a - b).abs().max())
+    return 0.0 if change == 0 else change / scale if scale > 0 else math.inf
+
+
+def signed_rgb(attribution: torch.Tensor, n_sigma: float = 3.0) -> np.ndarray:
+    """A signed map (C, H, W) as an (H, W, C) picture in [0, 1]: grey = 0, full colour = +-``n_sigma``
+    standard deviations, the deviation taken over the map's support (pixels where it is nonzero), so a
+    unit's small receptive field is not washed out by the zeros around it. Grey maps become (H, W)."""
+    check_tensor(attribution, "attribution", ndim=3)
+    check_scalar(n_sigma, "n_sigma", low=0, include_low=False)
+    a = attribution.detach().double()
+    support = a.abs().sum(0) > 0
+    scale = float(a[:, support].std()) if int(support.sum()) > 1 else 0.0
+    picture = (0.5 + 0.5 * a / (n_sigma * scale + 1e-12)).clamp(0, 1).permute(1, 2, 0).numpy()
+    return picture[..., 0] if picture.shape[-1] == 1 else picture
+
+
+def unit_projections(model: nn.Module, layer: nn.Module, images: torch.Tensor, top, channel: int,
+                     rule: str = "guided", crop: bool = True):
+    """Zeiler & Fergus's projections of a unit's top stimuli back to pixel space.
+
+    ``top``: a ``filters.TopPatches`` for ``channel`` of ``layer`` (photo, row, col and box of each
+    stimulus, from ``images`` (N, C, H, W)). For stimulus i the map is ``d a[channel, row_i, col_i] /
+    d x`` on its own photo with the rectifiers' backward replaced by ``rule`` (one batched pass), cropped
+    to the same box as the patch. Returns a list of (C, h, w) tensors, one per stimulus, or with
+    ``crop=False`` the whole maps (k, C, H, W).
+    """
+    check_choice(rule, "rule", RULES)
+    check_tensor(images, "images", ndim=4)
+    check_scalar(channel, "channel", numbers.Integral, low=0)
+    for field in ("photo", "row", "col", "boxes"):
+        if not hasattr(top, field):
+            raise TypeError(f"top must be a filters.TopPatches (with photo, row, col and boxes); got {type(top).__name__}")
+    photo, rows, cols = (torch.as_tensor(v, dtype=torch.long) for v in (top.photo, top.row, top.col))
+    if len(photo) and (int(photo.max()) >= len(images) or int(photo.min()) < 0):
+        raise ValueError(f"top.photo must index images (0..{len(images) - 1}); got {photo.tolist()}")
+    picks = torch.arange(len(photo))
+
+    def target(activation):
+        if activation.dim() != 4 or channel >= activation.shape[1]:
+            raise ValueError(f"channel {channel} is not a channel of the layer's output {tuple(activation.shape)}")
+        return activation[picks, channel, rows, cols]
+
+    maps = attribute(model, images[photo], target, rule, layer)
+    if not crop:
+        return maps
+    return [maps[i, :, t:b, l:r] for i, (t, l, b, r) in enumerate(top.boxes)]
+
+
+def effective_boxes(maps: torch.Tensor, fraction: float = 0.9) -> list:
+    """Boxes (top, left, bottom, right) around the part of each map that holds its mass: the effective
+    receptive field (Luo et al. 2016), usually far smaller than the theoretical one of a deep unit.
+
+    ``maps``: (k, C, H, W) whole maps, e.g. ``unit_projections(..., crop=False)``. For each map, the
+    smallest square centred on the centroid of ``|map|`` (summed over C) that holds ``fraction`` of
+    its total; all boxes then get the median of those sizes (so the patches share one scale) and are
+    shifted, not clipped, to lie inside the image.
+    """
+    check_tensor(maps, "maps", ndim=4)
+    check_scalar(fraction, "fraction", low=0, high=1, include_low=False)
+    k, _, h, w = maps.shape
+    mass = maps.detach().abs().sum(1).double()                         # (k, H, W)
+    total = mass.flatten(1).sum(1)
+    if (total == 0).any():
+        raise ValueError(f"maps {(total == 0).nonzero().flatten().tolist()} are all zero: they have no effective field")
+    rows, cols = torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64)
+    centres = [(int(round(float((m.sum(1) * rows).sum() / t))), int(round(float((m.sum(0) * cols).sum() / t))))
+               for m, t in zip(mass, total)]
+    sizes = []
+    for m, t, (r, c) in zip(mass, total, centres):
+        for half in range(max(h, w) + 1):
+            if float(m[max(r - half, 0):r + half + 1, max(c - half, 0):c + half + 1].sum()) >= fraction * float(t):
+                break
+        sizes.append(2 * half + 1)
+    size = int(np.median(sizes))
+    boxes = []
+    for r, c in centres:
+        top, left = min(max(r - size // 2, 0), max(h - size, 0)), min(max(c - size // 2, 0), max(w - size, 0))
+        boxes.append((top, left, min(top + size, h), min(left + size, w)))
+    return boxes
+
+
+def plot_top_projections(top, projections: dict, title: str = "", n_cols: int = 3, size: float = 1.6):
+    """Zeiler & Fergus's figure: the unit's top patches (left) next to one grid per projection rule.
+
+    ``projections``: {name: list of (C, h, w) maps}, e.g. from :func:`unit_projections`; each map is shown
+    with :func:`signed_rgb` (grey = 0, scaled by its own deviation over its support, as in the paper).
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(projections, dict):
+        raise TypeError(f"projections must be a dict {{name: list of maps}}; got {type(projections).__name__}")
+    k = len(top.patches)
+    for name, maps in projections.items():
+        if len(maps) != k:
+            raise ValueError(f"projections[{name!r}] must hold one map per patch ({k}); got {len(maps)}")
+    grids = {"top patches": [p.permute(1, 2, 0).clamp(0, 1).squeeze(-1).numpy() for p in top.patches]}
+    grids.update({name: [signed_rgb(m) for m in maps] for name, maps in projections.items()})
+    n_rows = math.ceil(k / n_cols)
+    fig = plt.figure(figsize=(len(grids) * (n_cols * size + 0.4), n_rows * size + 0.9))
+    panels = fig.subfigures(1, len(grids), wspace=0.02)
+    for panel, (name, pictures) in zip(np.atleast_1d(panels), grids.items()):
+        axes = panel.subplots(n_rows, n_cols, squeeze=False)
+        for i, ax in enumerate(axes.ravel()):
+            ax.axis("off")
+            if i < k:
+                picture = pictures[i]
+                ax.imshow(picture, cmap="gray" if picture.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+        panel.suptitle(name, fontsize=13)
+    if title:
+        fig.suptitle(title, fontsize=14, y=1.04)
+    return fig

@@ -241,3 +241,75 @@ def test_bad_input_every_helper():
     with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
         with bp.in_eval_mode("model", "testing"):
             pass
+
+
+def test_map_change():
+    a = torch.tensor([[1.0, -4.0], [2.0, 0.0]])
+    assert bp.map_change(a, torch.tensor([[1.0, -1.0], [2.0, 0.5]])) == pytest.approx(0.75)
+    assert bp.map_change(a, a.clone()) == 0.0
+    assert bp.map_change(torch.zeros(3), torch.zeros(3)) == 0.0
+    assert bp.map_change(torch.zeros(3), torch.ones(3)) == float("inf")
+    with pytest.raises(ValueError, match="same shape"):
+        bp.map_change(torch.ones(2), torch.ones(3))
+    with pytest.raises(TypeError, match="b must be a torch.Tensor"):
+        bp.map_change(torch.ones(2), [1.0, 2.0])
+
+
+def test_signed_rgb():
+    a = torch.zeros(3, 6, 6)
+    a[:, 2:4, 2:4] = torch.tensor([1.0, -1.0, 3.0, -3.0]).reshape(2, 2)   # a field of view in a sea of zeros
+    picture = bp.signed_rgb(a)
+    assert picture.shape == (6, 6, 3) and picture.min() >= 0 and picture.max() <= 1
+    assert (picture[0, 0] == 0.5).all()                                 # zero is grey
+    sigma = float(a[:, 2:4, 2:4].std())                                # the deviation over the support only
+    assert picture[2, 2, 0] == pytest.approx(0.5 + 0.5 / (3 * sigma), rel=1e-6)
+    assert bp.signed_rgb(torch.zeros(1, 4, 4)).shape == (4, 4)          # grey maps stay 2-D
+    with pytest.raises(ValueError, match="3-D"):
+        bp.signed_rgb(torch.zeros(4, 4))
+    with pytest.raises(ValueError, match="n_sigma"):
+        bp.signed_rgb(a, n_sigma=0)
+
+
+def test_unit_projections_equal_one_neuron_at_a_time():
+    from course_utils import filters as fl
+
+    model, images = small_cnn(), torch.rand(5, 3, 12, 12, generator=torch.Generator().manual_seed(0))
+    layer, channel = model[3], 3                    # the second convolution: (6, 6) maps
+    features = lambda x: model[:4](x)               # noqa: E731
+    top = fl.top_patches(features, images, channel, k=4, per_photo=1)
+    for rule in bp.RULES:
+        maps = bp.unit_projections(model, layer, images, top, channel, rule)
+        assert len(maps) == 4
+        for m, p, r, c, (t, l, b, rr) in zip(maps, top.photo.tolist(), top.row.tolist(), top.col.tolist(), top.boxes):
+            alone = bp.attribute(model, images[p], bp.neuron(channel, r, c), rule, layer)
+            assert torch.allclose(m, alone[:, t:b, l:rr], atol=1e-6)
+            assert alone.abs().sum() > 0 and torch.allclose(alone[:, t:b, l:rr].abs().sum(), alone.abs().sum())  # box holds it all
+    fig = bp.plot_top_projections(top, {"guided": bp.unit_projections(model, layer, images, top, channel)})
+    assert len(fig.axes) == 12                       # two 2x3 grids (4 patches, 3 columns)
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    with pytest.raises(TypeError, match="TopPatches"):
+        bp.unit_projections(model, layer, images, [0, 1], channel)
+    with pytest.raises(ValueError, match="not a channel"):
+        bp.unit_projections(model, layer, images, top, 99)
+    with pytest.raises(ValueError, match="unknown rule"):
+        bp.unit_projections(model, layer, images, top, channel, "guide")
+    with pytest.raises(ValueError, match="one map per patch"):
+        bp.plot_top_projections(top, {"guided": []})
+    with pytest.raises(TypeError, match="projections must be a dict"):
+        bp.plot_top_projections(top, [])
+
+
+def test_effective_boxes():
+    maps = torch.zeros(2, 3, 20, 30)
+    maps[0, :, 5:8, 10:13] = 1.0                  # a 3x3 blob centred at (6, 11)
+    maps[1, 0, 0:3, 27:30] = -2.0                 # a 3x3 blob in the corner: the box is shifted inside
+    boxes = bp.effective_boxes(maps, fraction=0.99)
+    assert boxes[0] == (5, 10, 8, 13)
+    assert boxes[1] == (0, 27, 3, 30)
+    with pytest.raises(ValueError, match="all zero"):
+        bp.effective_boxes(torch.zeros(1, 1, 4, 4))
+    with pytest.raises(ValueError, match="fraction"):
+        bp.effective_boxes(maps, fraction=1.5)
+    with pytest.raises(ValueError, match="4-D"):
+        bp.effective_boxes(maps[0])

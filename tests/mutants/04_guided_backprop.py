@@ -2,7 +2,7 @@
 
 _RULES = '''def backward_rules(W1, W2, x, rule):
     pre = W1 @ x
-    g = W2[0]
+    g = {row}
     if rule == "gradient":
         g = {gradient}
     elif rule == "deconvnet":
@@ -13,22 +13,23 @@ _RULES = '''def backward_rules(W1, W2, x, rule):
 '''
 
 
-def rules(gradient="g * (pre > 0)", deconvnet="g * (g > 0)", guided="g * (g > 0) * (pre > 0)", back="W1.T @ g"):
-    return _RULES.format(gradient=gradient, deconvnet=deconvnet, guided=guided, back=back)
+def rules(gradient="g * (pre > 0)", deconvnet="g * (g > 0)", guided="g * (g > 0) * (pre > 0)", back="W1.T @ g",
+          row="W2[0]"):
+    return _RULES.format(gradient=gradient, deconvnet=deconvnet, guided=guided, back=back, row=row)
 
 
 _UNPOOL = '''def unpool_with_switches(x, grad_out, k):
-    C, H, W = x.shape
+    C, {shape} = x.shape
     windows = x.reshape(C, H // k, k, W // k, k).permute(0, 1, 3, 2, 4).reshape(C, H // k, W // k, k * k)
     switch = {switch}
-    out = torch.zeros(C, H // k, W // k, k * k, dtype=grad_out.dtype)
+    out = torch.zeros(C, H // k, W // k, k * k{dtype})
     out.scatter_(-1, switch[..., None], grad_out[..., None])
     return out.reshape(C, H // k, W // k, k, k).permute(0, 1, {order}).reshape(C, H, W)
 '''
 
 
-def unpool(switch="windows.argmax(dim=-1)", order="3, 2, 4"):
-    return _UNPOOL.format(switch=switch, order=order)
+def unpool(switch="windows.argmax(dim=-1)", order="3, 2, 4", shape="H, W", dtype=", dtype=grad_out.dtype"):
+    return _UNPOOL.format(switch=switch, order=order, shape=shape, dtype=dtype)
 
 
 _RANK = '''def rank_correlation(a, b):
@@ -69,16 +70,43 @@ MUTANTS = {
         ("multiplies by relu(pre) instead of the indicator pre > 0",
          rules(gradient="g * pre.clamp(min=0)", guided="g * (g > 0) * pre.clamp(min=0)")),
         ("forgets to go back through W1", rules(back="g")),
+        ("flattens W2 instead of taking row 0", rules(row="W2.flatten()")),
+        ("sums W2's rows (the gradient of y_0 + y_1 + ...)", rules(row="W2.sum(0)")),
+        ("takes the last row of W2", rules(row="W2[-1]")),
     ],
     "q3_unpool_switches": [
         ("puts the value at the window's minimum", unpool(switch="windows.argmin(dim=-1)")),
         ("always puts it at the window's top-left corner", unpool(switch="torch.zeros(windows.shape[:-1], dtype=torch.long)")),
         ("transposes each window (swaps row and column inside it)", unpool(order="4, 2, 3")),
+        ("swaps H and W", unpool(shape="W, H")),
+        ("takes the window's largest |value| (abs().argmax)", unpool(switch="windows.abs().argmax(dim=-1)")),
+        ("builds the output in the default dtype, not grad_out's", unpool(dtype="")),
+        ("builds the output in x's dtype", unpool(dtype=", dtype=x.dtype")),
         ("spreads the value evenly (average-pool's backward)", '''def unpool_with_switches(x, grad_out, k):
     return grad_out.repeat_interleave(k, dim=1).repeat_interleave(k, dim=2) / (k * k)
 '''),
     ],
-    "q4_rank_correlation": [
+    "q4_map_change": [
+        ("takes the signed maximum of a - b (no abs)", '''def map_change(a, b):
+    return float((a - b).max() / a.abs().max())
+'''),
+        ("divides by the largest |b|", '''def map_change(a, b):
+    return float((a - b).abs().max() / b.abs().max())
+'''),
+        ("the mean |a - b| instead of the largest", '''def map_change(a, b):
+    return float((a - b).abs().mean() / a.abs().max())
+'''),
+        ("forgets to divide by max |a|", '''def map_change(a, b):
+    return float((a - b).abs().max())
+'''),
+        ("divides by the signed maximum of a", '''def map_change(a, b):
+    return float((a - b).abs().max() / a.max())
+'''),
+        ("returns a tensor, not a float", '''def map_change(a, b):
+    return (a - b).abs().max() / a.abs().max()
+'''),
+    ],
+    "q5_rank_correlation": [
         ("uses one argsort (indices that sort, not ranks)", rank(ra="a.argsort().double()", rb="b.argsort().double()")),
         ("forgets to centre the ranks (cosine of the ranks)", rank(centre="    pass")),
         ("correlates the raw values (Pearson, not Spearman)", rank(ra="a.double()", rb="b.double()")),
