@@ -26,9 +26,13 @@ from course_utils.train import TrainConfig, train  # noqa: E402
 
 # The notebook's configuration (<= 20 s of training) and a longer one (<= 2 min), both sparse coding;
 # and the best classification configuration found, for comparison (it does not give Gabors).
+# Rotation prediction (self-supervised, Gidaris et al. 2018) is the task-trained attempt: the
+# classification recipe with the rotation task, at the notebook's and at three times its epochs.
 CONFIGS = {"PhotoCNN conv1, notebook budget": fl.NOTEBOOK_CONFIG,
            "PhotoCNN conv1, long budget": fl.LONG_CONFIG,
-           "PhotoCNN conv1, photo classification": fl.CLASSIFICATION_CONFIG}
+           "PhotoCNN conv1, photo classification": fl.CLASSIFICATION_CONFIG,
+           "PhotoCNN conv1, rotation (self-supervised)": fl.CLASSIFICATION_CONFIG._replace(task="rotation"),
+           "PhotoCNN conv1, rotation, 3x epochs": fl.CLASSIFICATION_CONFIG._replace(task="rotation", epochs=12)}
 
 
 def timed_fit(filters, **kwargs):
@@ -48,6 +52,10 @@ def main(quick: bool = False) -> dict:
     rows = results["rows"]
     photos = data.photos("all", verbose=False)
 
+    validation = fl.validate_gabor_measure(size=11, n=8, seed=0)
+    results["validation"] = {kind: {"should_be_gabor_like": v["expected"],
+                                    "called_gabor_like": v["gabor_like_fraction"]} for kind, v in validation.items()}
+
     for size in (3, 5, 7, 11):
         for kind in ("init", "smooth"):
             fit, sec = timed_fit(fl.chance_filters(kind, n=64, size=size))
@@ -60,7 +68,7 @@ def main(quick: bool = False) -> dict:
         rows[name] = {**fit.summary(), "ica_seconds": sec, "n_patches": n_patches, "fit_seconds": fsec}
 
     for label, cfg in CONFIGS.items():
-        if quick and "long" in label:
+        if quick and ("long" in label or "3x" in label):
             continue
         load = os.getloadavg()[0]
         start = time.perf_counter()
@@ -93,24 +101,26 @@ def main(quick: bool = False) -> dict:
     else:
         results["alexnet"] = "not fetched (offline); run data_scripts/fetch.py alexnet"
 
-    goal = {"median_r2": 0.85, "band_pass_fraction": 0.5, "train_seconds": 120}
-    for label in ("PhotoCNN conv1, notebook budget", "PhotoCNN conv1, long budget"):
+    # The goal: a trained conv1 that is Gabor-like by the validated measure (at least half its filters),
+    # within 2 minutes of training.
+    goal = {"gabor_like_fraction": 0.5, "train_seconds": 120}
+    for label in CONFIGS:
         if label in rows:
             r = rows[label]
-            goal[f"met ({label})"] = bool(r["median_r2"] >= 0.85 and r["band_pass_fraction"] >= 0.5
-                                          and r["train_seconds"] <= 120)
+            goal[f"met ({label})"] = bool(r["gabor_like_fraction"] >= 0.5 and r["train_seconds"] <= 120)
     results["goal"] = goal
     results["machine"]["load_average_at_end"] = os.getloadavg()[0]
 
     path = Path(__file__).parent / "results" / "filters.json"
     atomic_write_bytes(path, json.dumps(results, indent=2, default=float).encode())
-    print(f"{'filters':36s} {'n':>4s} {'k':>3s} {'med R²':>7s} {'band-pass':>9s} {'Gabor-like':>10s} "
+    print(f"{'filters':44s} {'n':>4s} {'k':>3s} {'med R²':>7s} {'band-pass':>9s} {'oriented':>8s} {'Gabor-like':>10s} "
           f"{'med λ':>6s} {'seconds':>8s}")
     for name, r in rows.items():
         seconds = r.get("train_seconds", r.get("ica_seconds", r.get("fit_seconds", float("nan"))))
-        print(f"{name:36s} {r['n_filters']:4d} {r['kernel_size']:3d} {r['median_r2']:7.2f} "
-              f"{r['band_pass_fraction']:9.0%} {r['gabor_like_fraction']:10.0%} {r['median_wavelength']:6.1f} "
-              f"{seconds:8.1f}")
+        print(f"{name:44s} {r['n_filters']:4d} {r['kernel_size']:3d} {r['median_r2']:7.2f} "
+              f"{r['band_pass_fraction']:9.0%} {r['oriented_fraction']:8.0%} {r['gabor_like_fraction']:10.0%} "
+              f"{r['median_wavelength']:6.1f} {seconds:8.1f}")
+    print("validation of the measure:", {k: v["called_gabor_like"] for k, v in results["validation"].items()})
     print("goal (issue 4):", goal)
     print(f"wrote {path}")
     return results
