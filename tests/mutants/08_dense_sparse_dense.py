@@ -118,4 +118,36 @@ def dense_step(w, grad, lr):
     return train_acc - test_acc
 '''),
     ],
+    "q5_dead_units": [
+        ("any() instead of all(): a unit silent on one input counts as dead", '''def dead_units(model, X):
+    with torch.no_grad():
+        h1 = torch.relu(model.fc1(X.flatten(1)))
+        h2 = torch.relu(model.fc2(h1))
+    return (h1 == 0).any(dim=0), (h2 == 0).any(dim=0)
+'''),
+        ("a unit whose mean pre-activation is not positive counts as dead", '''def dead_units(model, X):
+    with torch.no_grad():
+        z1 = model.fc1(X.flatten(1))
+        z2 = model.fc2(torch.relu(z1))
+    return z1.mean(dim=0) <= 0, z2.mean(dim=0) <= 0
+'''),
+        ("feeds fc2 the pre-activations of fc1 (no ReLU in between)", '''def dead_units(model, X):
+    with torch.no_grad():
+        z1 = model.fc1(X.flatten(1))
+        h2 = torch.relu(model.fc2(z1))
+    return (torch.relu(z1) == 0).all(dim=0), (h2 == 0).all(dim=0)
+'''),
+        ("reduces over the units instead of the inputs", '''def dead_units(model, X):
+    with torch.no_grad():
+        h1 = torch.relu(model.fc1(X.flatten(1)))
+        h2 = torch.relu(model.fc2(h1))
+    return (h1 == 0).all(dim=1), (h2 == 0).all(dim=1)
+'''),
+        ("returns the live units, not the dead ones", '''def dead_units(model, X):
+    with torch.no_grad():
+        h1 = torch.relu(model.fc1(X.flatten(1)))
+        h2 = torch.relu(model.fc2(h1))
+    return (h1 > 0).any(dim=0), (h2 > 0).any(dim=0)
+'''),
+    ],
 }
