@@ -82,6 +82,19 @@ MUTANTS = {
     mask[weights.abs().flatten().argsort()[:n_prune]] = False
     return mask.view_as(weights)
 ''' + HOLD),
+        ("rounds half up (int(x + 0.5)), not Python's half-to-even round", '''def keep_mask(weights, sparsity):
+    n_prune = int(sparsity * weights.numel() + 0.5)
+    mask = torch.ones(weights.numel(), dtype=torch.bool)
+    mask[weights.abs().flatten().argsort()[:n_prune]] = False
+    return mask.view_as(weights)
+''' + HOLD),
+        ("rounds the number pruned up (ceil)", '''import math
+def keep_mask(weights, sparsity):
+    n_prune = math.ceil(sparsity * weights.numel())
+    mask = torch.ones(weights.numel(), dtype=torch.bool)
+    mask[weights.abs().flatten().argsort()[:n_prune]] = False
+    return mask.view_as(weights)
+''' + HOLD),
         ("hold zeroes the kept weights instead", KEEP + '''
 def hold(model, masks):
     layers = C.prunable_layers(model)
@@ -96,6 +109,22 @@ def hold(model, masks):
         ("stops after the initial assignment (no Lloyd iterations)", _kmeans(loop="range(0)")),
         ("moves centroids to the median, not the mean", _kmeans(update="np.median(w[codes == j])")),
         ("an empty cluster's centroid becomes NaN", _kmeans(empty="if True:")),
+        ("stops after one Lloyd round", _kmeans(loop="range(1)")),
+        ("returns the codes of the first assignment, not of the final centroids", '''
+def kmeans_1d(w, k, n_iter=100):
+    w = np.asarray(w, dtype=float).ravel()
+    centroids = np.linspace(w.min(), w.max(), k)
+    first = codes = np.abs(w[:, None] - centroids).argmin(axis=1)
+    for _ in range(n_iter):
+        for j in range(k):
+            if (codes == j).any():
+                centroids[j] = w[codes == j].mean()
+        new = np.abs(w[:, None] - centroids).argmin(axis=1)
+        if np.array_equal(new, codes):
+            break
+        codes = new
+    return centroids, first
+'''),
     ],
     "q3_codebook_bits": [
         ("rounds log2 down", '''def code_bits(n_entries):
@@ -113,6 +142,10 @@ def shared_rate(n, n_entries):
         ("forgets the codebook's storage", CODE_BITS + '''
 def shared_rate(n, n_entries):
     return n * code_bits(n_entries) / (32 * n)
+'''),
+        ("fractional code bits (log2 k) in the rate", CODE_BITS + '''
+def shared_rate(n, n_entries):
+    return (n * np.log2(n_entries) + 32 * n_entries) / (32 * n)
 '''),
         ("returns the compression ratio, not the fraction", CODE_BITS + '''
 def shared_rate(n, n_entries):
@@ -147,6 +180,12 @@ mean_bits = 3.0
 '''),
         ("lengths from the counts' order, not a tree (not a complete prefix code)", '''lengths = {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}
 mean_bits = (40 * 1 + 30 * 2 + 15 * 3 + 10 * 4 + 5 * 5) / 100
+'''),
+        ("a complete prefix code, but not the shortest (2, 2, 2, 3, 3)", '''lengths = {"a": 2, "b": 2, "c": 2, "d": 3, "e": 3}
+mean_bits = (40 * 2 + 30 * 2 + 15 * 2 + 10 * 3 + 5 * 3) / 100
+'''),
+        ("a complete prefix code, but not the shortest (1, 3, 3, 3, 3)", '''lengths = {"a": 1, "b": 3, "c": 3, "d": 3, "e": 3}
+mean_bits = (40 * 1 + 30 * 3 + 15 * 3 + 10 * 3 + 5 * 3) / 100
 '''),
         ("unweighted mean of the lengths", '''lengths = {"a": 1, "b": 2, "c": 3, "d": 4, "e": 4}
 mean_bits = (1 + 2 + 3 + 4 + 4) / 5
