@@ -132,6 +132,48 @@ MUTANTS = {
         ("returns the matching unchanged", '''def augment(adj, match):
     return np.asarray(match).copy() if (np.asarray(match) == -1).any() else None
 '''),
+        ("tries only the first free row", '''def augment(adj, match):
+    match = np.asarray(match)
+    row_of_col = {c: r for r, c in enumerate(match) if c >= 0}
+    for start in np.flatnonzero(match == -1)[:1]:
+        parent, frontier, seen = {}, [start], set()
+        while frontier:
+            nxt = []
+            for r in frontier:
+                for c in np.flatnonzero(adj[r]):
+                    if c in seen:
+                        continue
+                    seen.add(c)
+                    parent[c] = r
+                    if c not in row_of_col:
+                        new = match.copy()
+                        while True:
+                            r = parent[c]
+                            c, new[r] = new[r], c
+                            if r == start:
+                                return new
+                    nxt.append(row_of_col[c])
+            frontier = nxt
+    return None
+'''),
+        ("follows paths of at most one re-routed row (depth two)", '''def augment(adj, match):
+    match = np.asarray(match)
+    row_of_col = {c: r for r, c in enumerate(match) if c >= 0}
+    for start in np.flatnonzero(match == -1):
+        for c in np.flatnonzero(adj[start]):
+            if c not in row_of_col:
+                new = match.copy()
+                new[start] = c
+                return new
+        for c in np.flatnonzero(adj[start]):
+            r = row_of_col[c]
+            for c2 in np.flatnonzero(adj[r]):
+                if c2 not in row_of_col:
+                    new = match.copy()
+                    new[r], new[start] = c2, c
+                    return new
+    return None
+'''),
     ],
     "q4_random_baseline": [
         ("semi-matching: each unit takes its best partner, partners shared", '''def matched_correlation(a, b):
@@ -202,6 +244,72 @@ def matched_correlation(a, b):
         return float(((design[half:] @ w - t[half:]) ** 2).mean()), s.shape[1]
     lasso = Lasso(alpha=alpha, max_iter=5000).fit(s[:half], t[:half])
     return float(((lasso.predict(s[half:]) - t[half:]) ** 2).mean()), int((np.abs(lasso.coef_) > 1e-10).sum())
+''' + REGRESSION),
+        ("standardises with the fit half's mean and std instead of all N samples", '''def regression_loss(target, source, alpha):
+    h = len(target) // 2
+    t = (target - target[:h].mean()) / target[:h].std()
+    s = (source - source[:h].mean(0)) / source[:h].std(0)
+    half = len(t) // 2
+    if alpha == 0:
+        design = np.c_[s, np.ones(len(s))]
+        w, *_ = np.linalg.lstsq(design[:half], t[:half], rcond=None)
+        prediction, n_used = design[half:] @ w, s.shape[1]
+    else:
+        lasso = Lasso(alpha=alpha, max_iter=5000).fit(s[:half], t[:half])
+        prediction, n_used = lasso.predict(s[half:]), int((np.abs(lasso.coef_) > 1e-10).sum())
+    return float(((prediction - t[half:]) ** 2).mean()), n_used
+''' + REGRESSION),
+        ('least squares without an intercept', '''def regression_loss(target, source, alpha):
+    t = (target - target.mean()) / target.std()
+    s = (source - source.mean(0)) / source.std(0)
+    half = len(t) // 2
+    if alpha == 0:
+        design = s
+        w, *_ = np.linalg.lstsq(design[:half], t[:half], rcond=None)
+        prediction, n_used = design[half:] @ w, s.shape[1]
+    else:
+        lasso = Lasso(alpha=alpha, max_iter=5000).fit(s[:half], t[:half])
+        prediction, n_used = lasso.predict(s[half:]), int((np.abs(lasso.coef_) > 1e-10).sum())
+    return float(((prediction - t[half:]) ** 2).mean()), n_used
+''' + REGRESSION),
+        ('the Lasso without its intercept (fit_intercept=False)', '''def regression_loss(target, source, alpha):
+    t = (target - target.mean()) / target.std()
+    s = (source - source.mean(0)) / source.std(0)
+    half = len(t) // 2
+    if alpha == 0:
+        design = np.c_[s, np.ones(len(s))]
+        w, *_ = np.linalg.lstsq(design[:half], t[:half], rcond=None)
+        prediction, n_used = design[half:] @ w, s.shape[1]
+    else:
+        lasso = Lasso(alpha=alpha, max_iter=5000, fit_intercept=False).fit(s[:half], t[:half])
+        prediction, n_used = lasso.predict(s[half:]), int((np.abs(lasso.coef_) > 1e-10).sum())
+    return float(((prediction - t[half:]) ** 2).mean()), n_used
+''' + REGRESSION),
+        ('counts the intercept as a used weight', '''def regression_loss(target, source, alpha):
+    t = (target - target.mean()) / target.std()
+    s = (source - source.mean(0)) / source.std(0)
+    half = len(t) // 2
+    if alpha == 0:
+        design = np.c_[s, np.ones(len(s))]
+        w, *_ = np.linalg.lstsq(design[:half], t[:half], rcond=None)
+        prediction, n_used = design[half:] @ w, s.shape[1] + 1
+    else:
+        lasso = Lasso(alpha=alpha, max_iter=5000).fit(s[:half], t[:half])
+        prediction, n_used = lasso.predict(s[half:]), int((np.abs(lasso.coef_) > 1e-10).sum())
+    return float(((prediction - t[half:]) ** 2).mean()), n_used
+''' + REGRESSION),
+        ('fits on the second half and evaluates on the first', '''def regression_loss(target, source, alpha):
+    t = (target - target.mean()) / target.std()
+    s = (source - source.mean(0)) / source.std(0)
+    half = len(t) // 2
+    if alpha == 0:
+        design = np.c_[s, np.ones(len(s))]
+        w, *_ = np.linalg.lstsq(design[half:], t[half:], rcond=None)
+        prediction, n_used = design[:half] @ w, s.shape[1]
+    else:
+        lasso = Lasso(alpha=alpha, max_iter=5000).fit(s[half:], t[half:])
+        prediction, n_used = lasso.predict(s[:half]), int((np.abs(lasso.coef_) > 1e-10).sum())
+    return float(((prediction - t[:half]) ** 2).mean()), n_used
 ''' + REGRESSION),
     ],
     "q6_linear_cka": [
