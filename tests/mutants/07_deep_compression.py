@@ -195,3 +195,38 @@ mean_bits = 40 * 1 + 30 * 2 + 15 * 3 + 10 * 4 + 5 * 4
 '''),
     ],
 }
+
+RETRAIN_STEP = '''
+def retrain_step(codebook, grad_w, codes, lr):
+    return codebook - lr * centroid_grad(grad_w, codes, len(codebook))
+'''
+
+CENTROID_GRAD = '''
+def centroid_grad(grad_w, codes, k):
+    grad = torch.zeros(k, dtype=grad_w.dtype).index_add_(0, codes.flatten(), grad_w.flatten())
+    grad[0] = 0.0
+    return grad
+'''
+
+MUTANTS["q6_centroid_grad"] = [
+    ("the mean of each cluster's gradients, not their sum", '''
+def centroid_grad(grad_w, codes, k):
+    total = torch.zeros(k, dtype=grad_w.dtype).index_add_(0, codes.flatten(), grad_w.flatten())
+    count = torch.bincount(codes.flatten(), minlength=k).clamp(min=1)
+    grad = total / count
+    grad[0] = 0.0
+    return grad
+''' + RETRAIN_STEP),
+    ("forgets that entry 0 (the pruned zero) is fixed", '''
+def centroid_grad(grad_w, codes, k):
+    return torch.zeros(k, dtype=grad_w.dtype).index_add_(0, codes.flatten(), grad_w.flatten())
+''' + RETRAIN_STEP),
+    ("steps along the weights codebook[codes] instead of dL/dw", CENTROID_GRAD + '''
+def retrain_step(codebook, grad_w, codes, lr):
+    return codebook - lr * centroid_grad(codebook[codes], codes, len(codebook))
+'''),
+    ("ascends the gradient (+ lr)", CENTROID_GRAD + '''
+def retrain_step(codebook, grad_w, codes, lr):
+    return codebook + lr * centroid_grad(grad_w, codes, len(codebook))
+'''),
+]
