@@ -53,13 +53,17 @@ CLAIMS = {
         "penultimate layer, trained minus pixels 10-NN accuracy": ("over_pixels", ">", 0.0),
     },
     "02_filters": {
-        "sparse-coded conv1 median R2": ('cnn_fit.summary()["median_r2"]', ">", 0.75),
-        "sparse-coded conv1 band-pass fraction": ("cnn_fit.band_pass.mean()", ">", 0.5),
+        "synthetic-filter validation of the Gabor measure": ("float(validation_ok)", ">", 0.5),
         "sparse-coded minus initial median R2": ('cnn_fit.summary()["median_r2"] - init_fit.summary()["median_r2"]',
                                                  ">", 0.4),
-        "Gabor-like fraction, sparse coding minus classification": (
-            "cnn_fit.gabor_like.mean() - cls_fit.gabor_like.mean()", ">", 0.3),
+        "FastICA filters Gabor-like fraction": ("ica_fit.gabor_like.mean()", ">", 0.7),
+        "Gabor-like fraction, ICA filters minus sparse-coded conv1": (
+            "ica_fit.gabor_like.mean() - cnn_fit.gabor_like.mean()", ">", 0.4),
+        "classification conv1 Gabor-like fraction": ("cls_fit.gabor_like.mean()", "<", 0.3),
         "LeNet-5 test accuracy": ('lenet_info["test_accuracy"]', ">", 0.9),
+        "top-9 patches shared minus photos shared (suppression)": ("shared_patches - shared_photos", "<", 0.0),
+        "two-thing candidate vs best-of-40 random-patch null": ("percentile", ">", 0.949),
+        "two-thing candidate minus random-init best unit": ("scores[vodka] - random_best", ">", 0.0),
     },
     "03_occlusion": {
         "shape-classifier test accuracy": ("shape_accuracy", ">", 0.75),
@@ -98,9 +102,15 @@ CLAIMS = {
         "worst layer's mean matched correlation": ('min(r["matched_corr"].mean() for r in results.values())', ">", 0.3),
         "best layer's untrained-untrained matched correlation": (
             'max(c["untrained-untrained"][0] for c in controls.values())', ">", 0.3),
-        "worst layer's matched correlation above two untrained nets": ("min(survive.values())", ">", 0.0),
+        "worst layer's matched correlation above the untrained pairs' mean": ("min(survive.values())", ">", 0.0),
+        "smallest excess over the untrained pairs in their sd, outside MNIST conv1": (
+            'min(z[0] for k, z in excess_sd.items() if k != ("MNIST", "conv1"))', ">", 3),
+        "largest shuffled-rows matched correlation": ('max(d["shuffled rows"][:, 0].max() for d in null.values())', "<", 0.1),
         "photo conv1 regression loss, untrained over trained source": (
             'regression_control[("photo", "conv1")]["ls_loss"] / regression[("photo", "conv1")]["ls_loss"]', ">", 1),
+        "worst photo layer's regression loss, untrained over trained source": (
+            'min(regression_control[("photo", l)]["ls_loss"] / regression[("photo", l)]["ls_loss"] for l in layers["photo"])',
+            ">", 1.5),
     },
     "07_deep_compression": {
         "LeNet-300-100 compression ratio": ('{s["net"]: s for s in summary}["lenet300100"]["ratio"]', ">", 40),
@@ -108,6 +118,14 @@ CLAIMS = {
         "worst test-accuracy drop (points)": (
             'max(100 * (r["accuracy"]["dense"] - r["accuracy"]["compressed"]) for r in runs.values())', "<", 1.5),
         "linear-init weight-sharing accuracy": ('init_accuracy["linear"][-1]', ">", 0.9),
+        "LeNet-300-100: course ratio minus the ratio at the paper's 6-bit codebooks": (
+            'runs["lenet300100"]["report"][-1]["ratio P+Q+H"] - paper_runs["lenet300100"]["report"][-1]["ratio P+Q+H"]',
+            ">", 3),
+        "fc1 6-bit code entropy minus the paper's Huffman bits": ('fc1_code_entropy - paper_fc1["weight bits P+Q+H"]', ">", 0.3),
+        "accuracy regained by retraining the magnitude-pruned net": ('mag1["accuracy"] - mag0["accuracy"]', ">", 0.05),
+        "magnitude minus random mask, both retrained (accuracy)": ('mag1["accuracy"] - rnd1["accuracy"]', ">", 0.02),
+        "Huffman bytes over fixed-width bytes": ('huff["bytes"] / q1["bytes"]', "<", 1),
+        "fc1 fillers, magnitude pruning over a random mask": ("n_fill / n_fill_random", ">", 1.5),
     },
     "08_dense_sparse_dense": {
         "worst stage mean accuracy": ('min(result["mean"][s] for s in ["dense", "sparse", "redense", "baseline"])',
