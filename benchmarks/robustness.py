@@ -51,6 +51,13 @@ CLAIMS = {
         "parametric minus PCA on MNIST": ("acc_mnist - acc_mnist_pca", ">", 0.3),
         "penultimate layer, trained minus untrained 10-NN accuracy": ("learned", ">", 0.03),
         "penultimate layer, trained minus pixels 10-NN accuracy": ("over_pixels", ">", 0.0),
+        "random-start seeds, neighbour overlap at perplexity 30": ('np.mean(pitfalls[30]["overlap"])', "<", 0.95),
+        "PCA start, largest difference between seeds": ("pca_seed_diff", "<", 1e-12),
+        "pitfall grid, lowest mean trustworthiness": ('min(np.mean(r["trust"]) for r in pitfalls.values())', ">", 0.95),
+        "noise clumping index, perplexity 30 minus 2": ("clumping[30] - clumping[2]", ">", 0.2),
+        "noise clumping index, 2-D Gaussian control minus perplexity 2": ("clumping_control - clumping[2]", ">", 0.15),
+        "cluster radius ratio in the map (10 in the data)": ("size_map", "<", 2.0),
+        "gap ratio, map at perplexity 30 over data": ("gap_map[30] / gap_data", "<", 0.6),
     },
     "02_filters": {
         "synthetic-filter validation of the Gabor measure": ("float(validation_ok)", ">", 0.5),
@@ -76,6 +83,11 @@ CLAIMS = {
         "gradient rank correlation, all layers randomised": ('float(cascade_corr["gradient"][-1])', "<", 0.5),
         "true-label net training accuracy": ('fit_acc["true labels"]', ">", 0.9),
         "shuffled-label net training accuracy (memorised)": ('fit_acc["shuffled labels"]', ">", 0.95),
+        "Lite0 deconvnet map change between two photos": ("lite_change", "<", 1e-4),
+        "average-pool CNN deconvnet map change between two digits": ("avg_change", "<", 1e-4),
+        "max-pool CNN deconvnet map change between two digits": ('cnn_change["deconvnet"]', ">", 0.1),
+        "guided minus gradient Spearman, true vs random class": (
+            'logit_corr["guided backprop"] - logit_corr["gradient"]', ">", 0.1),
     },
     "05_karnaugh_and_glass": {
         "worst glass-run test accuracy": ("accuracies.min()", ">", 0.9),
