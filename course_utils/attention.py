@@ -531,6 +531,86 @@ def pointing_accuracy(model: ShowAttendTell, scenes: Scenes, maps: torch.Tensor 
             "shape": float(np.mean(hits["shape"])), "n_words": len(everything)}
 
 
+def pointing_breakdown(model: ShowAttendTell, scenes: Scenes, maps: torch.Tensor | None = None) -> dict:
+    """Where each object word's map peaks: on the right object, on the *other* object, or on background.
+
+    Same words and peaks as :func:`pointing_accuracy` (``maps`` as there). Returns per word kind
+    (``"colour"``, ``"shape"``, ``"all"``) the shares ``{"right", "other", "background"}``, and
+    ``"misses"``: one row per word whose peak is not on the right object, ``(scene, kind, row, col,
+    distance)`` with ``distance`` the pixel distance from the peak cell's centre to the right box
+    (0 inside it); and ``"hits"``, one bool per word (colour words first), for confidence intervals.
+    """
+    if not isinstance(scenes, Scenes):
+        raise TypeError(f"scenes must be a Scenes from make_scenes; got {type(scenes).__name__}")
+    if maps is None:
+        maps = model.attend(scenes.images, scenes.captions)
+    else:
+        check_tensor(maps, "maps", ndim=4)
+        if len(maps) != len(scenes.images):
+            raise ValueError(f"maps must have one row per scene ({len(scenes.images)}); got {tuple(maps.shape)}")
+    stride = model.encoder.stride
+    W = maps.shape[-1]
+    peaks = attention_peaks(maps, stride)
+    cells = maps.flatten(-2).argmax(-1)
+    where = {"colour": [], "shape": []}
+    misses = []
+    for n, caption in enumerate(scenes.captions):
+        words = caption.split()
+        for pos, obj in object_words(caption):
+            kind = "colour" if words[pos] in COLOURS else "shape"
+            point = peaks[n, pos]
+            if in_box(point, scenes.boxes[n][obj]):
+                where[kind].append("right")
+                continue
+            others = [b for j, b in enumerate(scenes.boxes[n]) if j != obj]
+            where[kind].append("other" if any(in_box(point, b) for b in others) else "background")
+            x0, y0, x1, y1 = scenes.boxes[n][obj]
+            x, y = float(point[0]), float(point[1])
+            dx, dy = max(x0 - x, 0.0, x - (x1 - 1)), max(y0 - y, 0.0, y - (y1 - 1))
+            row, col = divmod(int(cells[n, pos]), W)
+            misses.append((n, kind, row, col, float(np.hypot(dx, dy))))
+    out = {}
+    for kind, labels in [("colour", where["colour"]), ("shape", where["shape"]),
+                         ("all", where["colour"] + where["shape"])]:
+        out[kind] = {k: float(np.mean([lab == k for lab in labels])) for k in ("right", "other", "background")}
+    out["misses"] = misses
+    out["hits"] = [lab == "right" for lab in where["colour"] + where["shape"]]
+    return out
+
+
+def brightest_cell_maps(scenes: Scenes, stride: int = 4, positions: int | None = None) -> torch.Tensor:
+    """A baseline that reads no caption: every word's map is ``sum_c |x_c - BACKGROUND|`` per cell.
+
+    ``(B, T, H, W)`` like ``attend``, the same map at every one of ``T`` positions (the longest
+    caption plus EOS unless given). It peaks on the most colourful cell of *some* object, so it
+    scores about half of the object words: what "points at an object" gets without any model.
+    """
+    from .scenes import BACKGROUND
+
+    if not isinstance(scenes, Scenes):
+        raise TypeError(f"scenes must be a Scenes from make_scenes; got {type(scenes).__name__}")
+    check_scalar(stride, "stride", numbers.Integral, low=1, high=scenes.images.shape[-1])
+    T = positions if positions is not None else max(len(c.split()) for c in scenes.captions) + 1
+    check_scalar(T, "positions", numbers.Integral, low=1)
+    m = F.avg_pool2d((scenes.images - BACKGROUND).abs().sum(1, keepdim=True), stride)   # (B, 1, H, W)
+    return m.expand(-1, T, -1, -1).clone()
+
+
+def untrained_captioner(seed: int = 0, **overrides) -> ShowAttendTell:
+    """The captioner of :func:`train_captioner` with the same config and initial weights, never trained.
+
+    The random-init control: whatever it "points at" comes from the architecture (keys hold each
+    cell's mean colour and coordinates), not from learning.
+    """
+    unknown = set(overrides) - set(CAPTIONER_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown option(s) {sorted(unknown)}; expected some of {sorted(CAPTIONER_DEFAULTS)}")
+    cfg = {**CAPTIONER_DEFAULTS, **overrides, "seed": seed}
+    seed_everything(cfg["seed"])
+    model = ShowAttendTell(caption_vocab(), cfg["width"], cfg["key_dim"], cfg["hidden"], cfg["context_in_state"])
+    return model.eval()
+
+
 def pointing_chance(scenes: Scenes, stride: int = 4) -> float:
     """The pointing accuracy of attention that peaks on a uniformly random cell: the control.
 

@@ -284,3 +284,44 @@ def test_word_saliency_matches_captum_input_x_gradient():
         A.pointing_accuracy(model, s, maps=oracle[:3])
     with pytest.raises(ValueError, match="one caption per image"):
         A.word_saliency(model, s.images, s.captions[:2])
+
+
+def test_pointing_breakdown_splits_right_other_background():
+    s = make_scenes(20, size=32, n_objects=2, seed=4)
+    right = A.pointing_breakdown(OracleCaptioner(s), s)
+    assert right["all"] == {"right": 1.0, "other": 0.0, "background": 0.0} and right["misses"] == []
+    assert right["hits"] == [True] * 80
+    # every word pointed at the other object's box
+    swapped = s._replace(boxes=[b[::-1] for b in s.boxes])
+    other = A.pointing_breakdown(OracleCaptioner(s), swapped)
+    assert other["all"]["other"] == 1.0
+    assert all(d > 0 for *_, d in other["misses"]) and len(other["misses"]) == 80
+    corner = A.pointing_breakdown(FixedCellCaptioner(s, (0, 0)), s)
+    assert abs(sum(corner["all"].values()) - 1) < 1e-9
+    assert {(r, c) for _, _, r, c, _ in corner["misses"]} <= {(0, 0)}
+    with pytest.raises(TypeError):
+        A.pointing_breakdown(OracleCaptioner(s), s.images)
+    with pytest.raises(ValueError, match="one row per scene"):
+        A.pointing_breakdown(OracleCaptioner(s), s, maps=torch.zeros(3, 9, 8, 8))
+
+
+def test_brightest_cell_maps_point_at_an_object_but_not_the_right_one():
+    s = make_scenes(50, size=32, n_objects=2, seed=5)
+    maps = A.brightest_cell_maps(s)
+    assert maps.shape[:2] == (50, max(len(c.split()) for c in s.captions) + 1) and maps.shape[2:] == (8, 8)
+    where = A.pointing_breakdown(OracleCaptioner(s), s, maps=maps)["all"]
+    assert where["background"] == 0.0 and where["right"] == where["other"] == 0.5
+    with pytest.raises(TypeError):
+        A.brightest_cell_maps(s.images)
+    with pytest.raises(ValueError):
+        A.brightest_cell_maps(s, positions=0)
+
+
+def test_untrained_captioner_is_the_initialisation_of_train_captioner():
+    a, b = A.untrained_captioner(3, width=4, key_dim=8, hidden=8), A.untrained_captioner(3, width=4, key_dim=8, hidden=8)
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb)
+    c = A.untrained_captioner(4, width=4, key_dim=8, hidden=8)
+    assert not torch.equal(a.decoder.out.weight, c.decoder.out.weight)
+    with pytest.raises(ValueError, match="unknown option"):
+        A.untrained_captioner(0, depth=3)

@@ -72,6 +72,18 @@ MUTANTS = {
     x0, y0, x1, y1 = box
     return bool(x0 <= x <= x1 and y0 <= y <= y1)
 '''),
+        ("treats x0, y0 as exclusive (strict lower bound)", '''def pointing_hit(attention_map, box, stride):
+    row, col = divmod(int(attention_map.argmax()), attention_map.shape[1])
+    x, y = col * stride + stride / 2, row * stride + stride / 2
+    x0, y0, x1, y1 = box
+    return bool(x0 < x < x1 and y0 < y < y1)
+'''),
+        ("uses the cell's far corner (col + 1) * stride", '''def pointing_hit(attention_map, box, stride):
+    row, col = divmod(int(attention_map.argmax()), attention_map.shape[1])
+    x, y = (col + 1) * stride, (row + 1) * stride
+    x0, y0, x1, y1 = box
+    return bool(x0 <= x < x1 and y0 <= y < y1)
+'''),
         ("unravels the argmax with the number of rows", '''def pointing_hit(attention_map, box, stride):
     row, col = divmod(int(attention_map.argmax()), attention_map.shape[0])
     x, y = col * stride + stride / 2, row * stride + stride / 2
