@@ -158,6 +158,11 @@ CLAIMS = {
             'min(grid_pointing["gradient × input"]) - chance_200', ">", 0.3),
         "alignment accuracy": ("alignment", ">", 0.95),
         "translation accuracy": ("translation", ">", 0.95),
+        "worst seed's gradient x input pointing minus the untrained network's": (
+            'min(grid_pointing["gradient × input"]) - untrained_saliency', ">", 0.2),
+        "untrained captioner's best pointing (random-init control)": ("max(untrained_pointing)", "<", 0.3),
+        "largest share of a word kind whose peak is on the other object": ("other_max", "<", 0.2),
+        "brightest-cell baseline's distance from one half": ('abs(brightest["right"] - 0.5)', "<", 0.05),
     },
     "11_evaluating_explanations": {
         "Fashion-MNIST CNN test accuracy": ('finfo["test_accuracy"]', ">", 0.8),
