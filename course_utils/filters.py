@@ -15,10 +15,12 @@
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import time
 import warnings
+import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -86,6 +88,9 @@ def r_squared(target, fitted) -> float:
     return 1.0 - float(((target - fitted) ** 2).sum()) / ss_tot
 
 
+_SPECTRUM_CACHE: dict = {}   # (id(fitted), id(params)) -> (weakrefs, copies, spectrum): see GaborFit.spectrum
+
+
 class GaborFit(NamedTuple):
     """Per-filter results of :func:`fit_gabor` (arrays of length N)."""
     r2: np.ndarray            # fraction of the displayed filter's variance the Gabor explains
@@ -96,8 +101,19 @@ class GaborFit(NamedTuple):
     kernel_size: int
 
     def spectrum(self) -> dict:
-        """:func:`gabor_spectrum` of the fitted Gabors (offset removed)."""
-        return gabor_spectrum(self.fitted - self.params[:, 8, None, None])
+        """:func:`gabor_spectrum` of the fitted Gabors (offset removed); computed once per fit (the
+        verdict properties and ``summary`` all read it)."""
+        key = (id(self.fitted), id(self.params))
+        hit = _SPECTRUM_CACHE.get(key)
+        if hit is not None and hit[0]() is self.fitted and hit[1]() is self.params \
+                and np.array_equal(hit[2], self.fitted) and np.array_equal(hit[3], self.params[:, 8]):
+            return {k: v.copy() for k, v in hit[4].items()}
+        spec = gabor_spectrum(self.fitted - self.params[:, 8, None, None])
+        if len(_SPECTRUM_CACHE) > 256:
+            _SPECTRUM_CACHE.clear()
+        _SPECTRUM_CACHE[key] = (weakref.ref(self.fitted), weakref.ref(self.params), self.fitted.copy(),
+                                self.params[:, 8].copy(), spec)
+        return {k: v.copy() for k, v in spec.items()}
 
     @property
     def peak_wavelength(self) -> np.ndarray:
@@ -256,23 +272,28 @@ def _fit_batch(maps: np.ndarray, n_starts: int, n_iter: int = 60):
               np.stack([0 * cx, 0 * cy, theta0, full * k / 6, full * k / 6, np.maximum(2.0, wl0 / 2)], 1)]
     p = np.clip(np.concatenate(starts[:n_starts]), lo, hi)
     tg = np.tile(targets, (n_starts, 1))
-    cost = ((_vp_model(p, grid, tg)[0] - tg) ** 2).sum(1)
+    fitted = _vp_model(p, grid, tg)[0]
+    cost = ((fitted - tg) ** 2).sum(1)
     damping = np.full(len(p), 1e-2)
     eye = np.eye(6)
+    b = len(p)
+    tg6 = np.tile(tg, (6, 1))
     for _ in range(n_iter):
-        fitted = _vp_model(p, grid, tg)[0]
         res = fitted - tg
         step = 1e-5 * np.maximum(1.0, np.abs(p))
-        jac = np.stack([(_vp_model(p + step[:, j:j + 1] * eye[j], grid, tg)[0] - fitted) / step[:, j:j + 1]
-                        for j in range(6)], -1)                                   # (B, P, 6)
+        # the six forward differences in one batched evaluation (same numbers as six separate calls)
+        shifted = np.concatenate([p + step[:, j:j + 1] * eye[j] for j in range(6)])
+        moved = _vp_model(shifted, grid, tg6)[0].reshape(6, b, -1)
+        jac = np.stack([(moved[j] - fitted) / step[:, j:j + 1] for j in range(6)], -1)   # (B, P, 6)
         jtj = jac.transpose(0, 2, 1) @ jac
         jtr = (jac.transpose(0, 2, 1) @ res[..., None])[..., 0]
         diag = np.einsum("bii->bi", jtj)[:, None, :] * eye + 1e-12 * eye
         delta = np.linalg.solve(jtj + damping[:, None, None] * diag, -jtr[..., None])[..., 0]
         trial = np.clip(p + delta, lo, hi)
-        trial_cost = ((_vp_model(trial, grid, tg)[0] - tg) ** 2).sum(1)
+        trial_fitted = _vp_model(trial, grid, tg)[0]
+        trial_cost = ((trial_fitted - tg) ** 2).sum(1)
         better = trial_cost < cost
-        p[better], cost[better] = trial[better], trial_cost[better]
+        p[better], cost[better], fitted[better] = trial[better], trial_cost[better], trial_fitted[better]
         damping = np.where(better, damping / 3, damping * 4).clip(1e-9, 1e9)
     fitted, coef = _vp_model(p, grid, tg)
     ss_tot = ((tg - tg.mean(1, keepdims=True)) ** 2).sum(1)
@@ -788,6 +809,7 @@ def plot_filters(filters, fit: GaborFit | None = None, title: str = "", n_cols: 
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(axes_size * n_cols, (axes_size + 0.2 * lines + 0.1) * n_rows + 0.6),
                              squeeze=False)
     peak = fit.peak_wavelength if fit is not None else None
+    verdict = fit.gabor_like if fit is not None else None
     for i, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if i >= n:
@@ -801,12 +823,13 @@ def plot_filters(filters, fit: GaborFit | None = None, title: str = "", n_cols: 
         text = [str(labels[i])] if labels is not None else []
         colour = "black"
         if fit is not None:
-            ok = bool(fit.gabor_like[i])
+            ok = bool(verdict[i])
             colour = "tab:blue" if ok else "tab:orange"
             wl = "∞" if not np.isfinite(peak[i]) else f"{peak[i]:.1f}"
             text += [f"{'✓' if ok else '✗'} R²={fit.r2[i]:.2f}", f"λ={wl}"]
-        if text:
-            ax.set_title("\n".join(text), fontsize=10, color=colour)
+        if text:   # an annotation, not ax.set_title: placing titles makes matplotlib build every axis's ticks
+            ax.annotate("\n".join(text), (0.5, 1.0), xycoords="axes fraction", xytext=(0, 4),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=10, color=colour)
     fig.suptitle(title, fontsize=13)
     fig.tight_layout()
     return fig
@@ -956,24 +979,40 @@ def two_thing_score(descriptors, min_group: int = 3, seed: int = 0):
     k = len(desc)
     check_scalar(k, "number of descriptors", numbers.Integral, low=2, high=16)
     check_scalar(min_group, "min_group", numbers.Integral, low=1, high=max(1, k // 2))
-    desc = desc / np.maximum(np.linalg.norm(desc, axis=1, keepdims=True), 1e-12)
-    # All 2^(k-1) - 1 splits with point 0 in group 0; within-group sum of squares from the Gram matrix:
-    # SSE(group) = |group| - |sum of its unit vectors|^2 / |group|.
+    scores, labels = _two_thing_batch(desc[None], min_group)
+    return float(scores[0]), labels[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _all_splits(k: int):
+    """All 2^(k-1) - 1 splits of k points with point 0 in group 0, as (S, k) 0/1 floats and sizes."""
     codes = np.arange(1, 2 ** (k - 1))
     labels_all = ((codes[:, None] >> np.arange(k - 1)) & 1).astype(np.float64)
     labels_all = np.concatenate([np.zeros((len(codes), 1)), labels_all], 1)            # (S, k)
-    gram = desc @ desc.T
+    labels_all.setflags(write=False)
+    return labels_all
+
+
+def _two_thing_batch(desc: np.ndarray, min_group: int):
+    """:func:`two_thing_score` of B sets at once: ``desc`` (B, k, d) float64. Returns (B,) scores, (B, k) labels."""
+    b, k, _ = desc.shape
+    desc = desc / np.maximum(np.linalg.norm(desc, axis=2, keepdims=True), 1e-12)
+    # Within-group sum of squares from the Gram matrix: SSE(group) = |group| - |sum of its unit vectors|^2 / |group|.
+    labels_all = _all_splits(k)
+    gram = desc @ desc.transpose(0, 2, 1)                                               # (B, k, k)
     sse = 0.0
     for member in (labels_all, 1 - labels_all):
         size = member.sum(1)
-        sse = sse + size - np.einsum("si,ij,sj->s", member, gram, member) / size
-    labels = labels_all[int(np.argmin(sse))].astype(int)
-    if min(labels.sum(), k - labels.sum()) < min_group:
-        return -np.inf, labels
-    dist = 1 - desc @ desc.T
-    same = labels[:, None] == labels[None, :]
+        sse = sse + size - np.einsum("si,bij,sj->bs", member, gram, member) / size
+    labels = labels_all[np.argmin(sse, axis=1)].astype(int)                             # (B, k)
+    n1 = labels.sum(1)
+    same = labels[:, :, None] == labels[:, None, :]
     off = ~np.eye(k, dtype=bool)
-    return float(dist[~same].mean() - dist[same & off].mean()), labels
+    dist = 1 - gram
+    between = np.where(~same, dist, 0).sum((1, 2)) / np.maximum((~same).sum((1, 2)), 1)
+    within = np.where(same & off, dist, 0).sum((1, 2)) / np.maximum((same & off).sum((1, 2)), 1)
+    scores = np.where(np.minimum(n1, k - n1) < min_group, -np.inf, between - within)
+    return scores, labels
 
 
 def _descriptors(features, ch, photo, row, col):
@@ -1014,12 +1053,14 @@ def two_thing_null(features: torch.Tensor, channel: int, n_draws: int = 100, k: 
     check_scalar(n_draws, "n_draws", numbers.Integral, low=1)
     check_scalar(k, "k", numbers.Integral, low=2 * min_group, high=n)
     rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n_draws):
-        photo = torch.as_tensor(rng.choice(n, k, replace=False))
-        row, col = torch.as_tensor(rng.integers(0, h, k)), torch.as_tensor(rng.integers(0, w, k))
-        out.append(two_thing_score(_descriptors(features, channel, photo, row, col), min_group)[0])
-    out = np.array(out)
+    draws = []
+    for _ in range(n_draws):                # the same random stream as drawing and scoring one at a time
+        photo = rng.choice(n, k, replace=False)
+        draws.append((photo, rng.integers(0, h, k), rng.integers(0, w, k)))
+    photo, row, col = (torch.as_tensor(np.stack(a)) for a in zip(*draws))               # (n_draws, k) each
+    rest = torch.cat([features[:, :channel], features[:, channel + 1:]], 1).double()   # without the unit itself
+    desc = rest.permute(0, 2, 3, 1)[photo, row, col].numpy()                           # (n_draws, k, c - 1)
+    out = np.concatenate([_two_thing_batch(desc[i:i + 2000], min_group)[0] for i in range(0, n_draws, 2000)])
     return out[np.isfinite(out)]
 
 

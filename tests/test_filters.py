@@ -371,3 +371,30 @@ def test_plot_patches_wraps_names_and_checks_frames():
     plt.close(fig)
     with pytest.raises(ValueError):
         fl.plot_patches(tp, frame_colours=["red"])
+
+
+def test_gabor_fit_spectrum_is_computed_once_and_not_shared_mutably():
+    fit = fl.fit_gabor(fl.chance_filters("smooth", n=6, size=7))
+    first = fit.spectrum()
+    first["peak_wavelength"][:] = -1.0                                  # a caller scribbling on its copy
+    again = fit.spectrum()
+    direct = fl.gabor_spectrum(fit.fitted - fit.params[:, 8, None, None])
+    for key in direct:
+        assert np.array_equal(again[key], direct[key])
+    changed = fit._replace(fitted=fit.fitted[::-1].copy(), params=fit.params[::-1].copy())
+    assert np.array_equal(changed.peak_wavelength, direct["peak_wavelength"][::-1])
+
+
+def test_two_thing_null_batched_matches_scoring_each_draw():
+    torch.manual_seed(1)
+    feats = torch.relu(torch.randn(12, 5, 6, 6))
+    null = fl.two_thing_null(feats, channel=2, n_draws=25, k=9, seed=3)
+    rng = np.random.default_rng(3)
+    expected = []
+    for _ in range(25):
+        photo = torch.as_tensor(rng.choice(12, 9, replace=False))
+        row, col = torch.as_tensor(rng.integers(0, 6, 9)), torch.as_tensor(rng.integers(0, 6, 9))
+        desc = feats[photo, :, row, col].double()
+        expected.append(fl.two_thing_score(torch.cat([desc[:, :2], desc[:, 3:]], 1).numpy())[0])
+    expected = np.array(expected)
+    assert np.allclose(null, expected[np.isfinite(expected)], rtol=0, atol=1e-12)
