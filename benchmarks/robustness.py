@@ -76,6 +76,7 @@ CLAIMS = {
         "shape-classifier test accuracy": ("shape_accuracy", ">", 0.75),
         "occlusion pointing game": ("pointing", ">", 0.6),
         "pointing game over chance": ("pointing / chance", ">", 5),
+        "no-network rule's pointing game (the scenes alone)": ("no_net_pointing", ">", 0.9),
     },
     "04_guided_backprop": {
         "guided minus gradient rank correlation, fc randomised": (

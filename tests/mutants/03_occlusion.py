@@ -101,6 +101,16 @@ MUTANTS = {
                      result="total / count.clamp(min=1)")),
         ("divides by the number of positions instead of the squares covering each pixel",
          attribution(result="total / len(starts) ** 2")),
+        ("accumulates with rows and columns swapped",
+         attribution().replace("total[top:top + window, left:left + window] += drop",
+                               "total[left:left + window, top:top + window] += drop")),
+        ("keeps the largest drop of the covering squares instead of their mean",
+         attribution(result="total").replace(
+             "total[top:top + window, left:left + window] += drop",
+             "total[top:top + window, left:left + window] = torch.maximum(total[top:top + window, left:left + window], drop)")),
+        ("overwrites instead of accumulating the covering squares' drops",
+         attribution().replace("total[top:top + window, left:left + window] += drop",
+                               "total[top:top + window, left:left + window] = drop")),
     ],
     "q4_points_inside": [
         ("takes the highest probability, not the lowest", point(extremum="argmax")),
