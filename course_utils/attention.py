@@ -503,22 +503,27 @@ def word_saliency(model: ShowAttendTell, images: torch.Tensor, captions: Sequenc
     return torch.cat(maps, 1).detach()
 
 
+def _word_maps(model: ShowAttendTell, scenes: Scenes, maps: torch.Tensor | None) -> torch.Tensor:
+    """The model's attention maps of ``scenes`` (B, T, H, W), or ``maps`` checked to cover every caption word."""
+    if not isinstance(scenes, Scenes):
+        raise TypeError(f"scenes must be a Scenes from make_scenes; got {type(scenes).__name__}")
+    if maps is None:
+        return model.attend(scenes.images, scenes.captions)
+    check_tensor(maps, "maps", ndim=4)
+    words = max(len(c.split()) for c in scenes.captions)
+    if len(maps) != len(scenes.images) or maps.shape[1] < words:
+        raise ValueError(f"maps must be (scenes, caption positions, H, W) with one row per scene "
+                         f"({len(scenes.images)}) and at least {words} positions; got {tuple(maps.shape)}")
+    return maps
+
+
 def pointing_accuracy(model: ShowAttendTell, scenes: Scenes, maps: torch.Tensor | None = None) -> dict:
     """Share of object words (colours, shapes) whose attention maximum lies in that object's box.
 
     ``maps`` (B, T, H, W) scores another explanation on the same grid instead (e.g. ``word_saliency``).
     Returns ``{"all": ..., "colour": ..., "shape": ..., "n_words": ...}``.
     """
-    if not isinstance(scenes, Scenes):
-        raise TypeError(f"scenes must be a Scenes from make_scenes; got {type(scenes).__name__}")
-    if maps is None:
-        maps = model.attend(scenes.images, scenes.captions)
-    else:
-        check_tensor(maps, "maps", ndim=4)
-        words = max(len(c.split()) for c in scenes.captions)
-        if len(maps) != len(scenes.images) or maps.shape[1] < words:
-            raise ValueError(f"maps must be (scenes, caption positions, H, W) with {len(scenes.images)} scenes and "
-                             f"at least {words} positions; got {tuple(maps.shape)}")
+    maps = _word_maps(model, scenes, maps)
     peaks = attention_peaks(maps, model.encoder.stride)
     hits = {"colour": [], "shape": []}
     for n, caption in enumerate(scenes.captions):
@@ -540,14 +545,7 @@ def pointing_breakdown(model: ShowAttendTell, scenes: Scenes, maps: torch.Tensor
     distance)`` with ``distance`` the pixel distance from the peak cell's centre to the right box
     (0 inside it); and ``"hits"``, one bool per word (colour words first), for confidence intervals.
     """
-    if not isinstance(scenes, Scenes):
-        raise TypeError(f"scenes must be a Scenes from make_scenes; got {type(scenes).__name__}")
-    if maps is None:
-        maps = model.attend(scenes.images, scenes.captions)
-    else:
-        check_tensor(maps, "maps", ndim=4)
-        if len(maps) != len(scenes.images):
-            raise ValueError(f"maps must have one row per scene ({len(scenes.images)}); got {tuple(maps.shape)}")
+    maps = _word_maps(model, scenes, maps)
     stride = model.encoder.stride
     W = maps.shape[-1]
     peaks = attention_peaks(maps, stride)

@@ -105,11 +105,10 @@ def reinitialised(model: nn.Module, seed: int) -> nn.Module:
     return fresh.eval()
 
 
-def compare_layers(acts1, acts2, max_rows: int = 50_000, seed: int = 0) -> dict:
-    """Within- and between-net correlations of one layer, and its matchings.
+def paired_rows(acts1, acts2, max_rows: int, seed: int = 0):
+    """Both nets' activations of one layer as (rows, C) arrays, at most ``max_rows`` of the same rows kept.
 
-    ``acts1``, ``acts2``: the layer's activations in each net on the same images, (N, C[, H, W]);
-    conv activations are flattened over images and positions, then at most ``max_rows`` rows kept.
+    Conv activations are flattened over images and positions; the kept rows are a fixed random draw.
     """
     a, b = channels_last(acts1), channels_last(acts2)
     if len(a) != len(b):
@@ -117,6 +116,16 @@ def compare_layers(acts1, acts2, max_rows: int = 50_000, seed: int = 0) -> dict:
     if len(a) > max_rows:
         rows = np.random.default_rng(seed).choice(len(a), max_rows, replace=False)
         a, b = a[rows], b[rows]
+    return a, b
+
+
+def compare_layers(acts1, acts2, max_rows: int = 50_000, seed: int = 0) -> dict:
+    """Within- and between-net correlations of one layer, and its matchings.
+
+    ``acts1``, ``acts2``: the layer's activations in each net on the same images, (N, C[, H, W]);
+    conv activations are flattened over images and positions, then at most ``max_rows`` rows kept.
+    """
+    a, b = paired_rows(acts1, acts2, max_rows, seed)
     a, b, dead_a, dead_b = drop_constant(a, b)
     between = channel_correlation(a, b)
     rows, cols = bipartite_matching(between)
@@ -322,12 +331,7 @@ def layer_similarity(acts1, acts2, max_rows: int = 40_000, seed: int = 0, shuffl
     check_scalar(max_rows, "max_rows", numbers.Integral, low=2)
     if shuffle is not None:
         check_scalar(shuffle, "shuffle", numbers.Integral, low=0)
-    a, b = channels_last(acts1), channels_last(acts2)
-    if len(a) != len(b):
-        raise ValueError(f"the two nets must see the same inputs; got {len(a)} and {len(b)} rows")
-    if len(a) > max_rows:
-        rows = np.random.default_rng(seed).choice(len(a), max_rows, replace=False)
-        a, b = a[rows], b[rows]
+    a, b = paired_rows(acts1, acts2, max_rows, seed)
     if shuffle is not None:
         b = b[np.random.default_rng(shuffle).permutation(len(b))]
     a_live, b_live, _, _ = drop_constant(a, b)
