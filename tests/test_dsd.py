@@ -97,6 +97,7 @@ def test_every_arm_trains_the_same_epochs_and_keeps_its_mask(tiny_data):
     assert [p[0] for p in run["curves"]["dense"]] == [1]
     for arm in ("redense", "sparse_only", "baseline", "random_redense"):
         assert [p[0] for p in run["curves"][arm]] == [2, 3, 4], arm
+    assert [p[0] for p in run["curves"]["dense_continued"]] == [2, 3, 4]
     zeros = {s: (dsd.layer_weights(run["state"][s], "fc2") == 0) for s in dsd.STAGES}
     # sparse only keeps exactly the magnitude mask; the random arm uses another mask of the same size.
     assert torch.equal(zeros["sparse_only"], zeros["pruned"]) and torch.equal(zeros["sparse"], zeros["pruned"])
@@ -133,3 +134,97 @@ def test_paper_relative_improvements_are_the_lectures():
     for r in dsd.PAPER_TABLE:
         gain = abs(r["dsd"] - r["baseline"])
         assert abs(100 * gain / r["baseline"] - r["rel_imp"]) < 0.5, r["network"]
+
+
+def _benchmark():
+    """benchmarks/compression.py as a module (under its own name, so it shadows nothing)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+    folder = Path(__file__).resolve().parent.parent / "benchmarks"
+    sys.path.insert(0, str(folder))   # it imports its sibling _common
+    try:
+        spec = importlib.util.spec_from_file_location("bench_compression", folder / "compression.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+    return module
+
+
+def test_benchmark_paired_stats_against_a_hand_computation():
+    stats = _benchmark().paired_stats([0.91, 0.95, 0.93], [0.90, 0.92, 0.93])
+    # d = 0.01, 0.03, 0.00: mean 0.013333, sample sd sqrt(0.00046667 / 2) = 0.015275, SE 0.0088192, t = 1.5119.
+    # With 2 degrees of freedom the t distribution's CDF is 1/2 + t / (2 sqrt(2 + t^2)), so
+    # t_{2,0.975} = sqrt(2 * 0.9025 / 0.0975) = 4.30265 and p = 1 - t / sqrt(2 + t^2) = 0.26970.
+    assert stats["n"] == 3 and stats["df"] == 2
+    assert stats["mean"] == pytest.approx(0.0133333, abs=1e-6)
+    assert stats["sd"] == pytest.approx(0.0152753, abs=1e-6)
+    assert stats["se"] == pytest.approx(0.0088192, abs=1e-6)
+    assert stats["t"] == pytest.approx(1.51186, abs=1e-4)
+    assert stats["t_crit"] == pytest.approx(4.30265, abs=1e-4)
+    assert stats["p"] == pytest.approx(0.26970, abs=1e-4)
+    assert stats["ci"] == pytest.approx([0.0133333 - 4.30265 * 0.0088192, 0.0133333 + 4.30265 * 0.0088192], abs=1e-5)
+
+
+def test_benchmark_paired_stats_edge_cases():
+    bench = _benchmark()
+    same = bench.paired_stats([0.9, 0.8, 0.7], [0.8, 0.7, 0.6])   # every difference 0.1: sd 0, no t
+    assert same["mean"] == pytest.approx(0.1) and same["sd"] == pytest.approx(0, abs=1e-12)
+    assert same["t"] is None and same["p"] is None
+    with pytest.raises(ValueError, match="equal length"):
+        bench.paired_stats([0.9, 0.8], [0.9, 0.8, 0.7])
+    with pytest.raises(ValueError, match="at least 2"):
+        bench.paired_stats([0.9], [0.8])
+    with pytest.raises(ValueError, match="confidence"):
+        bench.paired_stats([0.9, 0.8], [0.8, 0.8], confidence=95)
+
+
+def test_benchmark_dsd_row_on_tiny_data(tiny_data):
+    bench = _benchmark()
+    config = dsd.DSDConfig(dense_epochs=1, sparse_epochs=1, redense_epochs=1, sparsity=0.5, batch_size=32)
+    row = bench.dsd_comparison(config, [0, 1])
+    assert row["data"] == {"dataset": "mnist", "train": 96, "test": 32} and row["seeds"] == [0, 1]
+    assert set(row["accuracy"]) == set(dsd.STAGES) and all(len(v) == 2 for v in row["train_accuracy"].values())
+    assert set(row["paired"]) == {label for label, _, _ in bench.PAIRS}
+    gain = row["paired"]["DSD - train longer"]["test"]
+    expected = sum(a - b for a, b in zip(row["accuracy"]["redense"], row["accuracy"]["baseline"])) / 2
+    assert gain["mean"] == pytest.approx(expected) and len(row["seconds_per_seed"]) == 2
+
+
+def test_notebook_config_is_the_one_lecture_08_trains():
+    # dsd.NOTEBOOK_CONFIG is what the benchmark runs as "the notebook's schedule": it must stay the notebook's.
+    import json
+    import re
+    from pathlib import Path
+    nb = Path(__file__).resolve().parent.parent / "notebooks" / "08_dense_sparse_dense.ipynb"
+    source = "\n".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code")
+    calls = re.findall(r"config = (dsd\.(?:DSDConfig\([^)]*\)|NOTEBOOK_CONFIG))", source)
+    assert calls, "lecture 08 no longer builds its config as `config = dsd.DSDConfig(...)`"
+    assert eval(calls[0], {"dsd": dsd}) == dsd.NOTEBOOK_CONFIG
+
+
+def test_dense_continued_is_the_dense_fit_run_on_without_a_restart(tiny_data):
+    # The dense model is the first dense_epochs of one longer fit: bitwise the model a dense_epochs-long fit gives,
+    # and dense_continued is the same fit's end (one optimiser, one shuffle stream, no restart).
+    from course_utils.models import build_model
+    from course_utils.train import fit, seed_everything
+    (X, y), _ = tiny_data
+    config = dsd.DSDConfig(dense_epochs=2, sparse_epochs=1, redense_epochs=1, sparsity=0.3, batch_size=32)
+    run = dsd.run_dsd(config, verbose=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)   # as run_dsd trains (two threads sum in another order)
+    seed_everything(config.seed)
+    alone = build_model(config.model)
+    assert all(torch.equal(alone.state_dict()[k], run["init"][k]) for k in run["init"])
+    fit(alone, X, y, config.stage(config.dense_epochs, config.lr))
+    assert all(torch.equal(alone.state_dict()[k], run["state"]["dense"][k]) for k in run["init"])
+    fit(alone, X, y, config.stage(config.sparse_epochs + config.redense_epochs, config.lr))   # a restart
+    seed_everything(config.seed)
+    longer = build_model(config.model)
+    fit(longer, X, y, config.stage(config.total_epochs, config.lr))
+    assert all(torch.equal(longer.state_dict()[k], run["state"]["dense_continued"][k]) for k in run["init"])
+    assert not torch.equal(alone.fc2.weight, longer.fc2.weight)
+    assert [p[0] for p in run["curves"]["dense"]] == [1, 2]
+    assert [p[0] for p in run["curves"]["dense_continued"]] == [3, 4]
+    torch.set_num_threads(threads)
