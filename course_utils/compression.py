@@ -863,7 +863,7 @@ def general_purpose_bytes(model: nn.Module, bits, index_bits=5) -> dict:
 
 
 def stage_ablation(model: str = "lenet300100", settings: dict | None = None, dataset: str = "mnist",
-                   seed: int = 0, verbose: bool = True) -> list:
+                   seed: int = 0, verbose: bool = True, keep_models: bool = False) -> list:
     """Size, ratio and test accuracy after each stage, with a control beside each one.
 
     Rows: the dense net; magnitude- and random-pruned at the same per-layer sparsity, each before
@@ -872,9 +872,13 @@ def stage_ablation(model: str = "lenet300100", settings: dict | None = None, dat
     Huffman-coded; and the dense net trained on for as many epochs as pruning and quantisation
     added (no pruning). Sizes of pruned rows are :func:`sparse_bytes` (32-bit values); quantised rows
     are :func:`compression_report`'s. The two extra trainings are cached like the pipeline's stages.
+    With ``keep_models=True`` every row also carries its network under ``"model"`` (to compare the
+    rows' predictions, not only their accuracies).
     """
     from .models import build_model
     from .train import accuracy
+    if not isinstance(keep_models, bool):
+        raise TypeError(f"keep_models must be True or False, got {keep_models!r} ({type(keep_models).__name__})")
     settings = dict(PIPELINES[model] if settings is None else settings)
     run = deep_compression(model, seed=seed, verbose=verbose, dataset=dataset, **settings)
     (X, y), (X_test, y_test), _ = load_dataset(dataset, verbose=False)
@@ -935,8 +939,78 @@ def stage_ablation(model: str = "lenet300100", settings: dict | None = None, dat
     ]
     with one_thread():
         return [{"row": label, "stage": stage, "bytes": int(size), "ratio": total["dense bytes"] / size,
-                 "accuracy": accuracy(net, X_test, y_test), "epochs": ep}
+                 "accuracy": accuracy(net, X_test, y_test), "epochs": ep, **({"model": net} if keep_models else {})}
                 for label, stage, size, net, ep in rows]
+
+
+# ----------------------------------------------------------------------------- structure left by pruning
+
+def dead_units(model: nn.Module, activation=torch.relu) -> dict:
+    """Remove the hidden units of a pruned chain of linear layers that cannot change its output.
+
+    A hidden unit with no kept outgoing weight feeds nothing: its incoming weights and bias are
+    zeroed. A unit with no kept incoming weight outputs the constant ``activation(bias)``: that
+    constant is added to the next layer's bias through the unit's outgoing weights, which are then
+    zeroed. Repeats until nothing changes (removing one unit can leave another without inputs or
+    outputs). ``model``'s prunable layers must be ``nn.Linear`` layers applied in order with
+    ``activation`` between them, as in LeNet-300-100. Returns ``{"model": the slimmed copy,
+    "no_input": {layer: count}, "no_output": {layer: count}`` (of ``model``'s hidden units, before
+    any removal), ``"fed_no_output": {layer: stored weights into output-less units}``, ``"alive":
+    {layer: units left}``, ``"weights_removed": int, "rounds": int}``.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not callable(activation):
+        raise TypeError(f"activation must be callable (e.g. torch.relu), got {type(activation).__name__}")
+    names = list(prunable_layers(model))
+    layers = prunable_layers(model)
+    if len(names) < 2 or not all(isinstance(layers[n], nn.Linear) for n in names):
+        raise ValueError(f"dead_units needs a chain of at least two nn.Linear layers; got "
+                         f"{[type(layers[n]).__name__ for n in names]}")
+    for a, b in zip(names, names[1:]):
+        if layers[a].out_features != layers[b].in_features:
+            raise ValueError(f"layer {a} has {layers[a].out_features} outputs but {b} takes {layers[b].in_features} "
+                             f"inputs: not a chain of linear layers")
+    slim = copy.deepcopy(model)
+    layers = prunable_layers(slim)
+    hidden = list(zip(names, names[1:]))            # (layer whose units these are, the layer they feed)
+
+    def status():
+        return {a: ((layers[a].weight != 0).sum(1) == 0, (layers[b].weight != 0).sum(0) == 0) for a, b in hidden}
+
+    first = status()
+    out = {"no_input": {a: int(no_in.sum()) for a, (no_in, _) in first.items()},
+           "no_output": {a: int(no_out.sum()) for a, (_, no_out) in first.items()},
+           "fed_no_output": {a: int((layers[a].weight[no_out] != 0).sum()) for a, (_, no_out) in first.items()}}
+    before = sum(int((layers[n].weight != 0).sum()) for n in names)
+    rounds = 0
+    with torch.no_grad():
+        while True:
+            changed = False
+            for a, b in hidden:
+                no_in, no_out = status()[a]
+                bias = layers[a].bias if layers[a].bias is not None else torch.zeros(layers[a].out_features)
+                silent = no_out & ((layers[a].weight != 0).any(1) | (bias != 0))
+                if silent.any():                     # feeds nothing: drop what goes in
+                    layers[a].weight[silent] = 0
+                    if layers[a].bias is not None:
+                        layers[a].bias[silent] = 0
+                    changed = True
+                constant = no_in & (layers[b].weight != 0).any(0)
+                if constant.any():                   # a constant: fold it into the next bias
+                    value = activation(bias[constant])
+                    if layers[b].bias is None:
+                        raise ValueError(f"layer {b} has no bias to absorb the constant units of {a}")
+                    layers[b].bias += layers[b].weight[:, constant] @ value
+                    layers[b].weight[:, constant] = 0
+                    changed = True
+            if not changed:
+                break
+            rounds += 1
+    final = status()
+    out["alive"] = {a: int((~(no_in & no_out)).sum()) for a, (no_in, no_out) in final.items()}
+    out["weights_removed"] = before - sum(int((layers[n].weight != 0).sum()) for n in names)
+    return {"model": slim, **out, "rounds": rounds}
 
 
 # ----------------------------------------------------------------------------- demo: sparsity vs accuracy

@@ -424,4 +424,37 @@ def test_stage_ablation_rows(monkeypatch):
     assert by["Huffman-coded (P+Q+H)"]["bytes"] == C.deep_compression(
         "lenet300100", verbose=False, **settings)["report"][-1]["P+Q+H bytes"]
     assert by["magnitude-pruned, not retrained"]["bytes"] > by["quantised, centroids retrained (fixed width)"]["bytes"]
-    assert all(0 <= r["accuracy"] <= 1 and r["bytes"] > 0 for r in rows)
+    assert all(0 <= r["accuracy"] <= 1 and r["bytes"] > 0 and "model" not in r for r in rows)
+    with_models = C.stage_ablation("lenet300100", settings, verbose=False, keep_models=True)
+    _, (X_test, y_test) = tiny_mnist()
+    from course_utils.train import accuracy
+    for r, plain in zip(with_models, rows):
+        assert r["row"] == plain["row"] and accuracy(r["model"], X_test, y_test) == plain["accuracy"]
+    with pytest.raises(TypeError, match="keep_models"):
+        C.stage_ablation("lenet300100", settings, verbose=False, keep_models="yes")
+
+
+def test_dead_units_removes_only_what_cannot_change_the_output():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3))
+    with torch.no_grad():
+        net[0].weight[1] = 0          # unit 1 of layer 0: no inputs, a constant relu(bias) fed onwards
+        net[0].bias[1] = 0.7
+        net[2].weight[:, 3] = 0       # unit 3 of layer 0: no outputs; its 6 inputs can go
+        net[2].weight[2] = 0          # unit 2 of layer 2: no inputs (its constant feeds layer 4)
+    before = net(torch.randn(50, 6, generator=torch.Generator().manual_seed(1)))
+    out = C.dead_units(net)
+    x = torch.randn(50, 6, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(out["model"](x), before, atol=1e-6)
+    assert out["no_input"] == {"0": 1, "2": 1} and out["no_output"] == {"0": 1, "2": 0}
+    assert out["fed_no_output"] == {"0": 6, "2": 0}
+    assert out["alive"] == {"0": 3, "2": 3}
+    # unit 3's 6 inputs, unit 1's 3 outputs (row 2 of layer 2 is already zero), layer 2 unit 2's 3 outputs
+    assert out["weights_removed"] == 6 + 3 + 3
+    assert int((net[2].weight[:, 1] != 0).sum()) == 3, "the input model is left unchanged"
+    with pytest.raises(ValueError, match="chain"):
+        C.dead_units(nn.Sequential(nn.Linear(6, 5), nn.Linear(4, 3)))
+    with pytest.raises(ValueError, match="nn.Linear"):
+        C.dead_units(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Linear(4, 3)))
+    with pytest.raises(TypeError, match="nn.Module"):
+        C.dead_units("lenet")

@@ -126,7 +126,7 @@ def kmeans_1d(w, k, n_iter=100):
     return centroids, first
 '''),
     ],
-    "q3_codebook_bits": [
+    "q4_codebook_bits": [
         ("rounds log2 down", '''def code_bits(n_entries):
     return max(1, int(np.log2(n_entries)))
 
@@ -152,7 +152,7 @@ def shared_rate(n, n_entries):
     return (32 * n) / (n * code_bits(n_entries) + 32 * n_entries)
 '''),
     ],
-    "q4_relative_index": [
+    "q5_relative_index": [
         ("no fillers: gaps overflow the index bits", _relative(filler_test="False")),
         ("a filler covers only L positions (forgets its own slot)", _relative(consume="run -= longest")),
         ("inserts a filler already when the gap equals L", _relative(filler_test="run >= longest")),
@@ -174,7 +174,7 @@ def relative_index(row, index_bits):
     return gaps, values
 '''),
     ],
-    "q5_huffman_lengths": [
+    "q6_huffman_lengths": [
         ("a balanced 3-bit code", '''lengths = {"a": 3, "b": 3, "c": 3, "d": 3, "e": 3}
 mean_bits = 3.0
 '''),
@@ -208,7 +208,7 @@ def centroid_grad(grad_w, codes, k):
     return grad
 '''
 
-MUTANTS["q6_centroid_grad"] = [
+MUTANTS["q3_centroid_grad"] = [
     ("the mean of each cluster's gradients, not their sum", '''
 def centroid_grad(grad_w, codes, k):
     total = torch.zeros(k, dtype=grad_w.dtype).index_add_(0, codes.flatten(), grad_w.flatten())
