@@ -16,6 +16,7 @@ a plain minimax that shares no code with the alpha-beta search.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import numbers
@@ -162,6 +163,29 @@ def diagnose(findings: Mapping[str, bool], net: BayesNet | None = None) -> dict:
     return {c: net.query(c, findings) for c in CAUSES}
 
 
+def exact_population(net: BayesNet | None = None, columns=("flu", "strep", *SYMPTOMS)):
+    """Every full assignment of the net and its probability: ``(patterns, probabilities)``.
+
+    ``patterns`` is a boolean array with one row per assignment (``2 ** len(columns)`` rows) and
+    one column per name in ``columns``; ``probabilities`` is the joint of each row and sums to 1.
+    Fitting a model with ``sample_weight = n * probabilities`` is fitting it to the expected
+    sample of ``n`` patients: the infinite-data limit of fitting to ``n`` drawn patients, with no
+    sampling noise.
+    """
+    import numpy as np
+
+    net = net or flu_strep_net()
+    if not isinstance(net, BayesNet):
+        raise TypeError(f"net must be a BayesNet; got {type(net).__name__}")
+    columns = tuple(columns)
+    if sorted(columns) != sorted(net.variables):
+        raise ValueError(f"columns must name every variable of the net once; got {list(columns)} for "
+                         f"{net.variables}")
+    patterns = np.array(list(itertools.product((False, True), repeat=len(columns))), dtype=bool)
+    probabilities = np.array([net.joint(dict(zip(columns, row))) for row in patterns.tolist()])
+    return patterns, probabilities
+
+
 def explaining_away(net: BayesNet | None = None) -> list[tuple[str, dict, dict]]:
     """Rows ``(description, findings, posterior)`` that show explaining away step by step."""
     rows = [("no findings (the prior)", {}),
@@ -279,6 +303,22 @@ def minimax(state: TicTacToe) -> tuple[int, int]:
     return best, nodes
 
 
+def tree_size(state: TicTacToe) -> int:
+    """Positions in the full game tree below ``state`` (``state`` included): the node count of
+    :func:`minimax`, computed by counting each distinct board once (the count depends on the board only)."""
+    if not isinstance(state, TicTacToe):
+        raise TypeError(f"state must be a TicTacToe; got {type(state).__name__}")
+    return _tree_size(state.board)
+
+
+@functools.lru_cache(maxsize=None)
+def _tree_size(board: str) -> int:
+    state = TicTacToe(board)
+    if _terminal_value(state) is not None:
+        return 1
+    return 1 + sum(_tree_size(state.play(m).board) for m in state.legal_moves())
+
+
 def alphabeta(state: TicTacToe, alpha: float = -math.inf, beta: float = math.inf) -> tuple[int, int]:
     """Negamax with alpha-beta pruning: same value as :func:`minimax` inside (alpha, beta), fewer nodes.
 
@@ -394,34 +434,114 @@ def explain_line(state: TicTacToe | None = None, agent: str | None = None) -> li
     return rows
 
 
+CHECKS = ("played is legal", "alternative is legal", "value of played", "value of alternative",
+          "alternative strictly worse", "reply is a best reply", "later moves are best moves",
+          "line is legal", "line ends the game", "stated outcome")
+
+
+def failed_checks(e: Explanation) -> list[str]:
+    """The names (from :data:`CHECKS`) of every claim of ``e`` that plain :func:`minimax` refutes.
+
+    Each check is made on its own, so a corrupted explanation shows which of its claims are false:
+    x and y are legal; x is worth ``value_played`` and y ``value_alternative``; y is strictly worse
+    than x (true values); z is a best reply to y; every move in ``then`` is a best move; the line is
+    legal and ends the game; the game's final outcome, for the agent, is ``value_alternative``.
+    """
+    if not isinstance(e, Explanation):
+        raise TypeError(f"e must be an Explanation; got {type(e).__name__}")
+    s, failed = e.state, []
+    legal = s.legal_moves()
+    for name, move in (("played is legal", e.played), ("alternative is legal", e.alternative)):
+        if move not in legal:
+            failed.append(name)
+    if failed:
+        return failed
+    v_x, v_y = -minimax(s.play(e.played))[0], -minimax(s.play(e.alternative))[0]
+    if v_x != e.value_played:
+        failed.append("value of played")
+    if v_y != e.value_alternative:
+        failed.append("value of alternative")
+    if not v_y < v_x:
+        failed.append("alternative strictly worse")
+    state = s.play(e.alternative)
+    for k, m in enumerate((e.reply, *e.then)):
+        if m not in state.legal_moves():
+            failed.append("line is legal")
+            return failed
+        nxt = state.play(m)
+        if -minimax(nxt)[0] != minimax(state)[0]:       # m is not a best move for the side to move
+            name = "reply is a best reply" if k == 0 else "later moves are best moves"
+            if name not in failed:
+                failed.append(name)
+        state = nxt
+    if not state.is_over():
+        failed.append("line ends the game")
+        return failed
+    # the final position's outcome, from the agent's side, is the value claimed for y
+    if line_outcome(s, (e.alternative, e.reply, *e.then)) != e.value_alternative:
+        failed.append("stated outcome")
+    return failed
+
+
+def line_outcome(state: TicTacToe, moves) -> int:
+    """The outcome of playing ``moves`` from ``state`` to the end of the game, as a value for the
+    player to move in ``state`` (the scoring of :func:`minimax`: a win is 1 + empty cells left)."""
+    if not isinstance(state, TicTacToe):
+        raise TypeError(f"state must be a TicTacToe; got {type(state).__name__}")
+    end = state
+    for m in moves:
+        end = end.play(m)
+    if not end.is_over():
+        raise ValueError(f"the moves {list(moves)} do not end the game; the board is still {end.board!r}")
+    final = _terminal_value(end)
+    return final if end.to_move == state.to_move else -final
+
+
+def plot_explanation(e: Explanation, ax=None, width: int = 58):
+    """Draw an explanation on the board: the alternative y (1), the reply z (2) and the line that
+    follows (3, 4, ...), each number in the colour of the player who makes that move, the move
+    actually played framed, and ``e.text`` as the title. Returns the figure."""
+    import textwrap
+
+    import matplotlib.pyplot as plt
+
+    if not isinstance(e, Explanation):
+        raise TypeError(f"e must be an Explanation; got {type(e).__name__}")
+    check_scalar(width, "width", numbers.Integral, low=20)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 7.6))
+    me = e.state.to_move
+    colour = {me: "tab:blue", ("O" if me == "X" else "X"): "tab:red"}
+    for cell in range(9):
+        r, c = divmod(cell, 3)
+        ax.add_patch(plt.Rectangle((c, 2 - r), 1, 1, facecolor="white", edgecolor="black", lw=1.5))
+        if e.state.board[cell] != ".":
+            ax.text(c + 0.5, 2.5 - r, e.state.board[cell], ha="center", va="center", fontsize=40, color="0.35")
+    mover = me
+    for k, m in enumerate((e.alternative, e.reply, *e.then), start=1):
+        r, c = divmod(m, 3)
+        ax.text(c + 0.5, 2.5 - r, f"{mover}{k}", ha="center", va="center", fontsize=26,
+                color=colour[mover], fontweight="bold")
+        mover = "O" if mover == "X" else "X"
+    r, c = divmod(e.played, 3)
+    ax.add_patch(plt.Rectangle((c + 0.05, 2 - r + 0.05), 0.9, 0.9, fill=False, edgecolor="tab:green", lw=5))
+    ax.text(c + 0.5, 2.12 - r, "actually played", ha="center", va="center", fontsize=12, color="tab:green")
+    ax.text(1.5, -0.12, f"numbers: the line after the alternative, in move order (1 = the alternative,\n"
+            f"2 = their reply); {me} is the agent; green frame: the move the agent played",
+            ha="center", va="top", fontsize=11)
+    ax.set_xlim(-0.05, 3.05)
+    ax.set_ylim(-0.5, 3.05)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title("\n".join(textwrap.wrap(e.text, width)), fontsize=12, loc="left")
+    return ax.figure
+
+
 def check_explanation(e: Explanation) -> bool:
     """Re-derive every claim of ``e`` with plain :func:`minimax` (no pruning, no shared search code).
 
     Checks: x is legal and worth ``value_played``; y is legal, worth ``value_alternative`` and
     strictly worse; z is a best reply to y; every later move in ``then`` is a best move; the
-    line ends the game with the stated outcome.
+    line ends the game with the stated outcome. ``True`` when :func:`failed_checks` finds nothing.
     """
-    s = e.state
-    if e.played not in s.legal_moves() or e.alternative not in s.legal_moves():
-        return False
-    if -minimax(s.play(e.played))[0] != e.value_played:
-        return False
-    after_y = s.play(e.alternative)
-    v_y = -minimax(after_y)[0]
-    if v_y != e.value_alternative or not v_y < e.value_played:
-        return False
-    line, state = (e.reply, *e.then), after_y
-    for m in line:
-        if m not in state.legal_moves():
-            return False
-        v_here = minimax(state)[0]
-        nxt = state.play(m)
-        if -minimax(nxt)[0] != v_here:       # m is not a best move for the side to move
-            return False
-        state = nxt
-    if not state.is_over():
-        return False
-    # the final position's outcome, from the agent's side, is the value claimed for y
-    final = _terminal_value(state)
-    agent_to_move = state.to_move == s.to_move
-    return (final if agent_to_move else -final) == e.value_alternative
+    return not failed_checks(e)

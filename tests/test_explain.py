@@ -5,7 +5,8 @@ import random
 import numpy as np
 import pytest
 
-from course_utils.explain import (CELL_NAMES, LEAK, STRENGTH, SYMPTOMS, BayesNet, TicTacToe, alphabeta,
+from course_utils.explain import (CELL_NAMES, CHECKS, exact_population, failed_checks, line_outcome,
+                                  plot_explanation, tree_size, LEAK, STRENGTH, SYMPTOMS, BayesNet, TicTacToe, alphabeta,
                                   best_move, check_explanation, diagnose, explain_line, explain_move,
                                   explaining_away, flu_strep_net, minimax, move_values,
                                   principal_variation)
@@ -184,6 +185,88 @@ def test_false_explanations_are_caught():
     # an equally good alternative gets no explanation
     values = move_values(s)
     assert {x.alternative for x in expls} == {m for m, v in values.items() if v < values[move]}
+
+
+def test_failed_checks_name_each_false_claim_on_its_own():
+    s = TicTacToe.from_moves([0, 4, 8])
+    _, expls = explain_move(s)
+    e = expls[0]
+    assert failed_checks(e) == []
+    after = s.play(e.alternative)
+    bad = next(m for m in after.legal_moves() if -minimax(after.play(m))[0] != minimax(after)[0])
+    line = principal_variation(after.play(bad))
+    end = after.play(bad)
+    for m in line:
+        end = end.play(m)
+    outcome = -_terminal(end) if end.to_move != s.to_move else _terminal(end)
+    # a full, legal line after a bad reply, with its own outcome: only the reply and the alternative's value are false
+    got = failed_checks(dataclasses.replace(e, reply=bad, then=tuple(line), value_alternative=outcome))
+    assert "reply is a best reply" in got and set(got) <= {"reply is a best reply", "value of alternative"}
+    assert failed_checks(dataclasses.replace(e, value_alternative=e.value_alternative + 1)) == [
+        "value of alternative", "stated outcome"]
+    assert failed_checks(dataclasses.replace(e, then=e.then[:-1])) == ["line ends the game"]
+    assert failed_checks(dataclasses.replace(e, played=e.played, alternative=e.played,
+                                             value_alternative=e.value_played,
+                                             reply=best_move(s.play(e.played)),
+                                             then=tuple(principal_variation(s.play(e.played).play(
+                                                 best_move(s.play(e.played))))))) == ["alternative strictly worse"]
+    assert failed_checks(dataclasses.replace(e, reply=e.alternative)) == ["line is legal"]   # a taken cell
+    assert failed_checks(dataclasses.replace(e, alternative=0)) == ["alternative is legal"]
+    with pytest.raises(TypeError, match="Explanation"):
+        failed_checks("I played the centre")
+    assert set(CHECKS) >= {c for x in expls for c in failed_checks(x)}
+
+
+def test_line_outcome_and_plot_explanation():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = TicTacToe.from_moves([4, 0, 8, 2])      # X to move must block the top row
+    assert line_outcome(s, [3, 1]) == -(1 + 3)            # O completes the top row; X has lost, 3 cells left
+    assert line_outcome(s, principal_variation(s)) == minimax(s)[0]
+    with pytest.raises(ValueError, match="do not end the game"):
+        line_outcome(s, [1])
+    with pytest.raises(TypeError, match="TicTacToe"):
+        line_outcome("X..", [1])
+    _, expls = explain_move(TicTacToe.from_moves([0, 1]))
+    e = expls[0]
+    fig = plot_explanation(e)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "X1" in texts and "O2" in texts and len([t for t in texts if t[:1] in "XO" and t[1:].isdigit()]) == 2 + len(e.then)
+    assert fig.axes[0].get_title(loc="left").replace("\n", " ") == e.text
+    plt.close(fig)
+    with pytest.raises(TypeError, match="Explanation"):
+        plot_explanation(e.text)
+
+
+def test_tree_size_is_the_minimax_node_count():
+    for s in random_positions(5, seed=3, min_moves=2, max_moves=5) + [TicTacToe.from_moves([4])]:
+        assert tree_size(s) == minimax(s)[1]
+    assert tree_size(TicTacToe("XXXOO....")) == 1
+    with pytest.raises(TypeError, match="TicTacToe"):
+        tree_size("." * 9)
+
+
+def _terminal(state):
+    w = state.winner()
+    return -(1 + state.board.count(".")) if w else 0
+
+
+def test_exact_population_is_the_joint():
+    patterns, p = exact_population()
+    assert patterns.shape == (64, 6) and patterns.dtype == bool and np.isclose(p.sum(), 1.0)
+    table = joint_table()
+    for row, q in zip(patterns, p):
+        assert np.isclose(q, table[tuple(int(v) for v in row)])
+    # marginals and a posterior read off the population agree with inference
+    assert np.isclose(p[patterns[:, 0]].sum(), 0.1)
+    sel = patterns[:, 2] & patterns[:, 5]
+    assert np.isclose(p[sel & patterns[:, 0]].sum() / p[sel].sum(), diagnose({"x": True, "u": True})["flu"])
+    with pytest.raises(TypeError, match="BayesNet"):
+        exact_population("flu")
+    with pytest.raises(ValueError, match="every variable"):
+        exact_population(columns=("flu", "strep", "x"))
 
 
 def test_no_reason_when_all_moves_draw():

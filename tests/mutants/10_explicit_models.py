@@ -39,6 +39,44 @@ def sample_patients(n, seed):
     rng = np.random.default_rng(seed)
 '''
 
+SAMPLER = '''
+def sample_patients(n, seed):
+    rng = {rng}
+    {causes}
+    columns = [causes["flu"], causes["strep"]]
+    for symptom in ("x", "y", "z", "u"):
+        fail = np.full(n, 1 - explain.LEAK)
+        for c in explain.SYMPTOM_CAUSES[symptom]:
+            fail = np.where(causes[c], fail * (1 - {strength}), fail)
+        columns.append(rng.random(n) < 1 - fail)
+    return np.stack(columns, axis=1)
+'''
+
+
+def _sampler(rng="np.random.default_rng(seed)",
+             causes='causes = {"flu": rng.random(n) < 0.1, "strep": rng.random(n) < 0.05}',
+             strength="explain.STRENGTH[(symptom, c)]"):
+    return SAMPLER.format(rng=rng, causes=causes, strength=strength)
+
+
+SWAPPED_Y = ("explain.STRENGTH[(symptom, {'flu': 'strep', 'strep': 'flu'}[c] if symptom == 'y' else c)]")
+
+
+def _claim(reply_check="reply in after.legal_moves() and value(after, reply) == explain.minimax(after)[0]",
+           better="value(state, alternative) < value(state, played)"):
+    return f'''
+def claim_holds(state, played, alternative, reply):
+    legal = state.legal_moves()
+    if played not in legal or alternative not in legal:
+        return False
+    value = lambda s, m: -explain.minimax(s.play(m))[0]
+    if not {better}:
+        return False
+    after = state.play(alternative)
+    return {reply_check}
+''' + VERDICTS
+
+
 VERDICTS = '''
 verdicts = [claim_holds(e.state, e.played, e.alternative, e.reply) for e in all_expls[:5]]
 '''
@@ -119,6 +157,22 @@ MUTANTS = {
         columns.append(rng.random(n) < 1 - fail)
     return np.stack(columns, axis=1)
 '''),
+        ("draws flu and strep from one shared random number (the causes are no longer independent)", _sampler(
+            causes='shared = rng.random(n)\n    causes = {"flu": shared < 0.1, "strep": shared < 0.05}')),
+        ("ignores the seed (a fresh generator every call)", _sampler(rng="np.random.default_rng()")),
+        ("swaps the two strengths of y", _sampler(strength=SWAPPED_Y)),
+        ("returns the probability of flu, so u_effect is a difference of probabilities", '''
+def net_log_odds(findings):
+    return explain.diagnose(findings)["flu"]
+'''),
+        ("subtracts the other way (u absent minus u present)", '''
+def u_effect(log_odds, context):
+    return log_odds({**context, "u": False}) - log_odds({**context, "u": True})
+'''),
+        ("compares u present with u unobserved instead of u absent", '''
+def u_effect(log_odds, context):
+    return log_odds({**context, "u": True}) - log_odds(context)
+'''),
     ],
     "q4_minimax_value": [
         ("always maximises", '''def minimax_value(tree, maximizing=True):
@@ -179,6 +233,14 @@ MUTANTS = {
     after = state.play(alternative)
     return reply in after.legal_moves() and value(after, reply) == explain.minimax(after)[0]
 ''' + VERDICTS),
+        ("drops the minus sign in the reply check (compares my value after the reply with theirs)", _claim(
+            "reply in after.legal_moves() and explain.minimax(after.play(reply))[0] == explain.minimax(after)[0]")),
+        ("accepts only the agent's own reply (best_move), not every equally good one", _claim(
+            "reply in after.legal_moves() and reply == explain.best_move(after)")),
+        ("compares the alternative with the best move's value instead of the move played", _claim(
+            better="value(state, alternative) < explain.minimax(state)[0]")),
+        ("accepts any reply that does not lose for the opponent", _claim(
+            "reply in after.legal_moves() and value(after, reply) >= 0")),
         ("checks that the reply is best for me, not for the opponent", '''def claim_holds(state, played, alternative, reply):
     legal = state.legal_moves()
     if played not in legal or alternative not in legal:
