@@ -14,6 +14,8 @@ import contextlib
 import copy
 import io
 import numbers
+import random
+import warnings
 
 import numpy as np
 import torch
@@ -264,6 +266,23 @@ def interpolation_losses(model_a: nn.Module, model_b: nn.Module, X: torch.Tensor
     return ts, np.array(losses)
 
 
+def _regression_halves(target, source, max_rows: int, seed: int):
+    """The rows every regression between two nets uses: a fixed random ``max_rows`` of them, units silent
+    on either half dropped, every channel standardised; returns (fit_x, fit_y, test_x, test_y)."""
+    a, b = channels_last(target), channels_last(source)
+    if len(a) != len(b):
+        raise ValueError(f"target and source must come from the same inputs; got {len(a)} and {len(b)} rows")
+    rng = np.random.default_rng(seed)
+    rows = rng.permutation(len(a))[:max_rows]
+    a, b = a[rows], b[rows]
+    half = len(a) // 2
+    # A unit must vary in both halves: one that is silent on the held-out half has no correlation there.
+    a = a[:, (a[:half].std(0) > 1e-8) & (a[half:].std(0) > 1e-8)]
+    b = b[:, (b[:half].std(0) > 1e-8) & (b[half:].std(0) > 1e-8)]
+    za, zb = standardize(a, "target"), standardize(b, "source")
+    return zb[:half], za[:half], zb[half:], za[half:]
+
+
 def regression_between(target, source, alpha: float = 0.05, max_rows: int = 20_000, seed: int = 0) -> dict:
     """Predict each (normalised) channel of ``target`` from all channels of ``source``.
 
@@ -276,27 +295,55 @@ def regression_between(target, source, alpha: float = 0.05, max_rows: int = 20_0
     from sklearn.linear_model import Lasso
 
     check_scalar(alpha, "alpha", numbers.Real, low=0, include_low=False)
-    a, b = channels_last(target), channels_last(source)
-    if len(a) != len(b):
-        raise ValueError(f"target and source must come from the same inputs; got {len(a)} and {len(b)} rows")
-    rng = np.random.default_rng(seed)
-    rows = rng.permutation(len(a))[:max_rows]
-    a, b = a[rows], b[rows]
-    half = len(a) // 2
-    # A unit must vary in both halves: one that is silent on the held-out half has no correlation there.
-    a = a[:, (a[:half].std(0) > 1e-8) & (a[half:].std(0) > 1e-8)]
-    b = b[:, (b[:half].std(0) > 1e-8) & (b[half:].std(0) > 1e-8)]
-    za, zb = standardize(a, "target"), standardize(b, "source")
-    fit_x, fit_y, test_x, test_y = zb[:half], za[:half], zb[half:], za[half:]
+    fit_x, fit_y, test_x, test_y = _regression_halves(target, source, max_rows, seed)
+    half = len(fit_x)
     w, *_ = np.linalg.lstsq(np.c_[fit_x, np.ones(half)], fit_y, rcond=None)
     ls_loss = float(((np.c_[test_x, np.ones(len(test_x))] @ w - test_y) ** 2).mean())
     lasso = Lasso(alpha=alpha, max_iter=5000, tol=1e-4).fit(fit_x, fit_y)
     coef = np.atleast_2d(lasso.coef_)
     l1_loss = float(((lasso.predict(test_x).reshape(test_y.shape) - test_y) ** 2).mean())
-    return {"n_target": za.shape[1], "n_source": zb.shape[1], "ls_loss": ls_loss,
-            "ls_channels": float(zb.shape[1]), "l1_loss": l1_loss,
+    return {"n_target": fit_y.shape[1], "n_source": fit_x.shape[1], "ls_loss": ls_loss,
+            "ls_channels": float(fit_x.shape[1]), "l1_loss": l1_loss,
             "l1_channels": float((np.abs(coef) > 1e-10).sum(1).mean()), "alpha": alpha,
             "best_single_loss": float(1 - (channel_correlation(test_y, test_x) ** 2).max(1).mean())}
+
+
+def lasso_sweep(target, source, alphas, max_rows: int = 20_000, seed: int = 0) -> dict:
+    """:func:`regression_between`'s Lasso for several penalties: the sparsity-accuracy trade-off.
+
+    The same rows, halves and standardisation as ``regression_between`` (same ``max_rows`` and ``seed``),
+    one ``Lasso(alpha, max_iter=5000, tol=1e-4, precompute=True)`` fit per alpha (coordinate descent on the
+    source channels' Gram matrix: the same minimiser as ``regression_between``'s fit, to its tolerance). Returns {"alpha": (A,),
+    "l1_loss": (A,) mean held-out loss over the target's channels, "l1_channels": (A,) mean number of
+    non-zero weights, "converged": (A,) whether every fit met its tolerance (one that does not is refitted
+    once with ten times the iterations), "ls_loss": the least-squares loss with every channel, "n_source",
+    "n_target"}.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import Lasso
+
+    alphas = check_array(alphas, "alphas", ndim=1, dtype_kind="fiu").astype(np.float64).ravel()
+    if len(alphas) == 0 or not np.all(np.isfinite(alphas)) or alphas.min() <= 0:
+        raise ValueError(f"alphas must be a non-empty list of positive penalties; got {alphas.tolist()}")
+    check_scalar(max_rows, "max_rows", numbers.Integral, low=4)
+    fit_x, fit_y, test_x, test_y = _regression_halves(target, source, max_rows, seed)
+    w, *_ = np.linalg.lstsq(np.c_[fit_x, np.ones(len(fit_x))], fit_y, rcond=None)
+    ls_loss = float(((np.c_[test_x, np.ones(len(test_x))] @ w - test_y) ** 2).mean())
+    losses, channels, converged = [], [], []
+    for alpha in alphas:   # precompute: coordinate descent on the (C, C) Gram matrix, not on the rows
+        for max_iter in (5000, 50_000):   # a fit that has not converged gets ten times the iterations, once
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConvergenceWarning)
+                lasso = Lasso(alpha=float(alpha), max_iter=max_iter, tol=1e-4, precompute=True).fit(fit_x, fit_y)
+            ok = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+            if ok:
+                break
+        coef = np.atleast_2d(lasso.coef_)
+        losses.append(float(((lasso.predict(test_x).reshape(test_y.shape) - test_y) ** 2).mean()))
+        channels.append(float((np.abs(coef) > 1e-10).sum(1).mean()))
+        converged.append(ok)
+    return {"alpha": alphas, "l1_loss": np.array(losses), "l1_channels": np.array(channels), "ls_loss": ls_loss,
+            "converged": np.array(converged), "n_source": fit_x.shape[1], "n_target": fit_y.shape[1]}
 
 
 def linear_cka(X, Y) -> float:
@@ -367,27 +414,54 @@ def photo_crops(n_per_photo: int = 64, crop: int = 48, size: int = 128, seed: in
     return torch.stack(xs), torch.tensor(ys), list(images.names)
 
 
+def _build_photo_cnn(seed: int, width: int, conv1_kernel: int, conv1_init_scale: float, n_classes: int) -> nn.Module:
+    """Seed everything, build, scale conv1's weights: the start of training (advances the global generators)."""
+    from .models import PhotoCNN
+    seed_everything(int(seed))
+    model = PhotoCNN(n_classes, conv1_kernel=conv1_kernel, width=width)
+    with torch.no_grad():
+        model.conv1.weight.mul_(conv1_init_scale)
+    return model
+
+
+def initial_photo_cnn(seed: int, width: int = 16, conv1_kernel: int = 11, conv1_init_scale: float = 0.1,
+                      n_classes: int | None = None) -> nn.Module:
+    """The PhotoCNN that :func:`train_photo_cnn` with the same arguments starts from, before training:
+    ``seed_everything(seed)`` (so ``$COURSE_SEED_OFFSET`` shifts it), PyTorch's default initialisation, conv1's
+    weights (not its bias) multiplied by ``conv1_init_scale``. ``n_classes``: default, one per course photo.
+    The global random generators are left as they were."""
+    check_scalar(seed, "seed", numbers.Integral, low=0)
+    check_scalar(conv1_init_scale, "conv1_init_scale", numbers.Real, low=0, include_low=False)
+    if n_classes is None:
+        from .data import photos
+        n_classes = len(photos("all", verbose=False).names)
+    check_scalar(n_classes, "n_classes", numbers.Integral, low=2)
+    with torch.random.fork_rng(devices=[]):
+        state = np.random.get_state(), random.getstate()
+        try:
+            return _build_photo_cnn(seed, width, conv1_kernel, conv1_init_scale, n_classes).eval()
+        finally:
+            np.random.set_state(state[0])
+            random.setstate(state[1])
+
+
 def train_photo_cnn(seed: int, epochs: int = 10, width: int = 16, conv1_kernel: int = 11,
                     n_per_photo: int = 64, crop: int = 48, conv1_init_scale: float = 0.1,
                     verbose: bool = False):
     """A PhotoCNN trained to tell the photos apart from crops; cached per seed like ``train``.
 
     Returns (model, info, (test_x, test_y)). conv1's initial weights are multiplied by
-    ``conv1_init_scale``: with PyTorch's default init, ten short epochs leave each 11x11x3 filter
-    dominated by its random starting noise, which hides what it learned; shrunk, the learned
-    (smooth, colour-opponent) part shows. Accuracy is similar either way (0.61 at scale 1, 0.66 at
-    0.1 for seed 0 on our machine).
+    ``conv1_init_scale`` (:func:`initial_photo_cnn` rebuilds the start): with PyTorch's default init, ten
+    short epochs leave each 11x11x3 filter dominated by its random starting noise, which hides what it
+    learned; shrunk, the learned (smooth, colour-opponent) part shows. ``benchmarks/convergent.py``
+    measures both scales: accuracy, how far training moved conv1, and the convergence measures.
     """
-    from .models import PhotoCNN
     check_scalar(seed, "seed", numbers.Integral, low=0)
     train_x, train_y, names = photo_crops(n_per_photo, crop, seed=1000)       # same data for every seed
     test_x, test_y, _ = photo_crops(max(8, n_per_photo // 4), crop, seed=2000)
     config = TrainConfig(model="photocnn", dataset="photo-crops", epochs=epochs, seed=seed)
-    seed_everything(seed)
     check_scalar(conv1_init_scale, "conv1_init_scale", numbers.Real, low=0, include_low=False)
-    model = PhotoCNN(len(names), conv1_kernel=conv1_kernel, width=width)
-    with torch.no_grad():
-        model.conv1.weight.mul_(conv1_init_scale)
+    model = _build_photo_cnn(seed, width, conv1_kernel, conv1_init_scale, len(names))
     extra = {"width": width, "conv1_kernel": conv1_kernel, "n_per_photo": n_per_photo, "crop": crop,
              "data_seeds": [1000, 2000], "conv1_init_scale": conv1_init_scale}
     model, info = load_or_fit(model, (train_x, train_y), (test_x, test_y), config, extra=extra, verbose=verbose)
