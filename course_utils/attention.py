@@ -422,22 +422,87 @@ def train_captioner(verbose: bool = True, **overrides):
     return model, {k: v for k, v in payload.items() if k not in ("state_dict", "vocab")}
 
 
-def _train_captioner_in_worker(overrides: dict) -> None:
+def _trainers() -> dict:
+    """kind -> (training function, cache name, default options), for :func:`train_side_by_side`."""
+    return {"captioner": (train_captioner, "show-attend-tell", CAPTIONER_DEFAULTS),
+            "translator": (train_translator, "seq2seq-attention", TRANSLATOR_DEFAULTS)}
+
+
+def _train_in_worker(job: tuple) -> None:
     import os
     import sys
     sys.stderr = open(os.devnull, "w")   # a worker's progress bar would interleave with the others' output
-    train_captioner(verbose=False, **overrides)   # the result goes to the checkpoint cache
+    kind, overrides, environment = job
+    # a forkserver's workers inherit the environment of its start, not the caller's of now
+    for name, value in environment.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _trainers()[kind][0](verbose=False, **overrides)   # the result goes to the checkpoint cache
+
+
+def _worker_context():
+    """A forkserver that imports torch and this module once, then forks each worker from it.
+
+    Spawning imports in every worker what a training needs: torch and, on the first optimiser,
+    ``torch._dynamo`` (together about 3 s of CPU per worker, measured here). Fork would copy the
+    caller's torch threads. Where there is no forkserver (Windows) workers are spawned.
+    """
+    import multiprocessing
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__, "torch._dynamo"])
+    return context
+
+
+def train_side_by_side(jobs: Sequence[tuple], processes: int | None = None, verbose: bool = True) -> int:
+    """Train the uncached models of ``jobs`` at the same time, each on one thread in its own process.
+
+    ``jobs``: ``(kind, overrides)`` pairs, kind ``"captioner"`` or ``"translator"``, overrides as for
+    :func:`train_captioner` / :func:`train_translator`. Everything goes to the checkpoint cache, so
+    load the models with those functions afterwards. ``processes`` (default: one per job, at most 4)
+    may exceed the cores: one-thread trainings share them evenly, and the total CPU time is the same,
+    so 4 jobs on 2 cores end together instead of leaving a core idle for the last one.
+    Returns the number of models trained.
+    """
+    import concurrent.futures
+
+    trainers = _trainers()
+    jobs = [(kind, dict(overrides)) for kind, overrides in jobs]
+    for kind, overrides in jobs:
+        if kind not in trainers:
+            raise ValueError(f"unknown kind {kind!r}; expected one of {sorted(trainers)}")
+        unknown = set(overrides) - set(trainers[kind][2])
+        if unknown:
+            raise ValueError(f"unknown option(s) {sorted(unknown)} for a {kind}; expected some of "
+                             f"{sorted(trainers[kind][2])}")
+    if processes is not None:
+        check_scalar(processes, "processes", numbers.Integral, low=1)
+    missing = [(kind, o) for kind, o in jobs
+               if not cache.cache_path(trainers[kind][1], {**trainers[kind][2], **o}).exists()]
+    processes = min(processes or 4, len(missing))
+    if processes > 1:
+        if verbose:
+            print(f"training {len(missing)} models, {processes} at a time ...")
+        import os
+        from .train import SEED_OFFSET_ENV
+        environment = {name: os.environ.get(name) for name in (cache.CACHE_ENV, SEED_OFFSET_ENV)}
+        with concurrent.futures.ProcessPoolExecutor(processes, mp_context=_worker_context()) as pool:
+            list(pool.map(_train_in_worker, [(kind, o, environment) for kind, o in missing]))
+    else:
+        for kind, o in missing:
+            trainers[kind][0](verbose=verbose, **o)
+    return len(missing)
 
 
 def train_captioners(seeds: Sequence[int], processes: int = 2, verbose: bool = True, **overrides) -> dict:
     """``{seed: (model, info)}``: one captioner per seed, the uncached ones trained side by side.
 
-    Each training runs on one thread; ``processes`` of them run at once in fresh worker processes
+    Each training runs on one thread; ``processes`` of them run at once in worker processes
     (a 2-core laptop trains two seeds in the time of one). Every result goes through the cache.
     """
-    import concurrent.futures
-    import multiprocessing
-
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct and not empty; got {seeds}")
@@ -445,11 +510,7 @@ def train_captioners(seeds: Sequence[int], processes: int = 2, verbose: bool = T
     missing = [s for s in seeds
                if not cache.cache_path("show-attend-tell", {**CAPTIONER_DEFAULTS, **overrides, "seed": s}).exists()]
     if len(missing) > 1 and processes > 1:
-        if verbose:
-            print(f"training {len(missing)} captioners, {min(processes, len(missing))} at a time ...")
-        context = multiprocessing.get_context("spawn")   # fork would copy this process's torch threads
-        with concurrent.futures.ProcessPoolExecutor(min(processes, len(missing)), mp_context=context) as pool:
-            list(pool.map(_train_captioner_in_worker, [{**overrides, "seed": s} for s in missing]))
+        train_side_by_side([("captioner", {**overrides, "seed": s}) for s in missing], processes, verbose)
     return {s: train_captioner(verbose=verbose and s in missing, **overrides, seed=s) for s in seeds}
 
 

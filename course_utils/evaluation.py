@@ -33,7 +33,6 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from scipy.sparse.linalg import spsolve
-from scipy.stats import rankdata
 from torch import nn
 
 from . import backprop as bp
@@ -315,6 +314,7 @@ def spearman_rows(a, b) -> np.ndarray:
     b = check_array(b, "b").reshape(len(b), -1)
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape; got {a.shape} and {b.shape}")
+    from scipy.stats import rankdata   # imported here: scipy.stats alone takes most of a second to import
     ra, rb = rankdata(a, axis=1), rankdata(b, axis=1)
     ra, rb = ra - ra.mean(1, keepdims=True), rb - rb.mean(1, keepdims=True)
     denom = np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
@@ -415,6 +415,7 @@ def rank_methods(scores: dict, higher_is_better: bool) -> dict:
     """{method: rank}, 1 for the best mean score (ties share the average rank)."""
     names = list(scores)
     means = np.array([np.mean(scores[n]) for n in names])
+    from scipy.stats import rankdata
     ranks = rankdata(-means if higher_is_better else means)
     return dict(zip(names, ranks.tolist()))
 

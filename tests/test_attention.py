@@ -325,3 +325,28 @@ def test_untrained_captioner_is_the_initialisation_of_train_captioner():
     assert not torch.equal(a.decoder.out.weight, c.decoder.out.weight)
     with pytest.raises(ValueError, match="unknown option"):
         A.untrained_captioner(0, depth=3)
+
+
+def test_side_by_side_training_of_both_kinds_fills_the_cache(monkeypatch, tmp_path):
+    from course_utils import cache
+    tiny_cap = dict(n_train=48, epochs=1, width=4, key_dim=8, hidden=8, seed=5)
+    tiny_tr = dict(n_train=60, epochs=1, emb=4, hidden=8, seed=5)
+    jobs = [("captioner", tiny_cap), ("translator", tiny_tr)]
+    assert A.train_side_by_side(jobs, verbose=False) == 2          # two worker processes
+    assert A.train_side_by_side(jobs, verbose=False) == 0          # both cached now
+    assert cache.cache_path("show-attend-tell", {**A.CAPTIONER_DEFAULTS, **tiny_cap}).exists()
+    # the workers follow the caller's cache folder as it is now, not as it was when they were first started
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    assert A.train_side_by_side(jobs, verbose=False) == 2
+    assert cache.cache_path("seq2seq-attention", {**A.TRANSLATOR_DEFAULTS, **tiny_tr}).exists()
+    worker_trained, _ = A.train_translator(verbose=False, **tiny_tr)
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "fresh"))
+    here, _ = A.train_translator(verbose=False, **tiny_tr)          # trained in this process
+    for a, b in zip(worker_trained.state_dict().values(), here.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="unknown kind 'painter'"):
+        A.train_side_by_side([("painter", {})])
+    with pytest.raises(ValueError, match="unknown option.*width.*translator"):
+        A.train_side_by_side([("translator", {"width": 3})])
+    with pytest.raises(ValueError, match="processes"):
+        A.train_side_by_side(jobs, processes=0)
