@@ -3,7 +3,8 @@
     result = compare(DSDConfig(dense_epochs=20, batch_size=128, redense_lr_factor=1.0), seeds=range(5))
     result["accuracy"]["redense"]   # test accuracy of DSD, one per seed; every stage of STAGES likewise
 
-Schedule (each stage is one call of ``train.fit``, with a fresh optimiser):
+Schedule (each stage is one call of ``train.fit``, with a fresh Adam optimiser and the shuffle reseeded,
+so every stage replays the dense phase's batch order from its first epoch):
 
 1. **dense**: train normally for ``dense_epochs`` (long enough to converge: ``curves["dense"]``).
 2. **sparse**: prune the smallest ``sparsity`` of each layer's weights and retrain for
@@ -12,8 +13,11 @@ Schedule (each stage is one call of ``train.fit``, with a fresh optimiser):
    ``redense_epochs`` at ``lr * redense_lr_factor`` (the paper lowers the rate; 1.0 keeps it).
 
 Every other arm starts from the same dense weights and trains the same ``sparse_epochs`` at ``lr``
-then ``redense_epochs`` at the second rate: ``baseline`` never prunes (train longer), ``sparse_only``
-keeps the mask to the end, ``random_redense`` is DSD with a random mask of the same sparsity.
+then ``redense_epochs`` at ``lr * redense_lr_factor``: ``baseline`` never prunes (train longer, two
+restarts like DSD's), ``sparse_only`` keeps the mask to the end, ``random_redense`` is DSD with a
+random mask of the same sparsity. ``dense_continued`` has no restart at all: the dense phase's own fit
+runs ``sparse_epochs + redense_epochs`` epochs longer at ``lr`` (one optimiser, one shuffle stream;
+its first ``dense_epochs`` epochs are the dense model, so it costs only the extra epochs).
 """
 from __future__ import annotations
 
@@ -67,7 +71,10 @@ PAPER_TABLE = [
 #   baseline       control: dense trained on with the same two phases, never pruned ("train longer")
 #   random_sparse  negative control for magnitude selection: a random mask of the same sparsity, retrained
 #   random_redense ... then re-densed exactly like DSD
-STAGES = ("dense", "pruned", "sparse", "redense", "sparse_only", "baseline", "random_sparse", "random_redense")
+#   dense_continued control without restarts: the dense phase's fit continued as many epochs at ``lr``
+#                  (its Adam state and shuffle stream kept), as if trained ``total_epochs`` in one fit
+STAGES = ("dense", "pruned", "sparse", "redense", "sparse_only", "baseline", "random_sparse", "random_redense",
+          "dense_continued")
 # The learning curves' training accuracy is measured on every CURVE_STRIDE-th training example.
 CURVE_STRIDE = 4
 # The arms that end after the same total number of epochs, compared seed by seed with ``baseline``.
@@ -165,25 +172,25 @@ def sparse_stage(model, X, y, config: DSDConfig, masks=None, hook=None):
 
 
 def redense_stage(model, X, y, config: DSDConfig, hook=None):
-    """Train every weight again (the pruned ones start at zero) at the lower learning rate."""
+    """Train every weight again (the pruned ones start at zero) at ``lr * redense_lr_factor``, with a fresh Adam."""
     fit(model, X, y, config.stage(config.redense_epochs, config.lr * config.redense_lr_factor),
         step_hook=None if hook is None else hook(None), desc="re-dense")
 
 
 def sparse_only_stage(model, X, y, config: DSDConfig, masks, hook=None):
-    """The ablation: the re-dense phase's epochs and learning rate, with the mask still held."""
+    """The ablation: the re-dense phase's epochs and rate (``lr * redense_lr_factor``), with the mask still held."""
     held = mask_hook(masks)
     fit(model, X, y, config.stage(config.redense_epochs, config.lr * config.redense_lr_factor),
         step_hook=held if hook is None else hook(held), desc="sparse only")
 
 
 def baseline_stage(model, X, y, config: DSDConfig, hook=None):
-    """The control arm: the same epochs and learning rates as sparse + re-dense, with no pruning."""
+    """The control arm: the same epochs, rates and optimiser restarts as sparse + re-dense, with no pruning."""
     fit(model, X, y, config.stage(config.sparse_epochs, config.lr),
         step_hook=None if hook is None else hook(None), desc="baseline")
     fit(model, X, y, config.stage(config.redense_epochs, config.lr * config.redense_lr_factor),
         step_hook=None if hook is None else hook(None, config.dense_epochs + config.sparse_epochs),
-        desc="baseline, low lr")
+        desc="baseline, re-dense rate")
 
 
 @contextlib.contextmanager
@@ -212,9 +219,10 @@ def run_dsd(config: DSDConfig, verbose: bool = True) -> dict:
     """Every arm of one seed, cached; ``verbose=False`` silences the loader, the progress bars and the cache.
 
     Returns ``{"accuracy": {stage: test acc}, "train_accuracy": {stage: acc}, "state": {stage: state_dict},
-    "curves": {arm: [(epoch, train acc, test acc), ...]}}`` with the stages of ``STAGES``; the curves'
-    arms are ``dense`` and the four branches ``redense`` (through ``sparse``), ``sparse_only``,
-    ``baseline`` and ``random_redense``.
+    "init": state_dict, "curves": {arm: [(epoch, train acc, test acc), ...]}}`` with the stages of
+    ``STAGES`` (``init``: the weights before the dense phase); the curves' arms are ``dense`` and the
+    branches ``redense`` (through ``sparse``), ``sparse_only``, ``baseline``, ``random_redense`` and
+    ``dense_continued``.
     """
     if not isinstance(config, DSDConfig):
         raise TypeError(f"config must be a DSDConfig; got {type(config).__name__}")
@@ -235,10 +243,20 @@ def run_dsd(config: DSDConfig, verbose: bool = True) -> dict:
     @progress_bars(verbose)
     def compute():
         seed_everything(config.seed)  # as ``train.train`` does: the seed fixes the initial weights
-        dense = build_model(config.model)
-        fit(dense, X, y, config.stage(config.dense_epochs, config.lr), step_hook=hook_for("dense", 0)(None),
-            desc="dense")
-        models = {"dense": dense}
+        continued = build_model(config.model)
+        init = copy.deepcopy(continued.state_dict())
+        # One fit of total_epochs: its state after dense_epochs is the dense model (same steps, same
+        # shuffles), and its end is the control that never restarts its optimiser.
+        curve, kept = hook_for("dense", 0)(None), {}
+
+        def dense_hook(model):
+            curve(model)
+            if curve.steps == d * n_batches:
+                kept["dense"] = copy.deepcopy(model)
+        fit(continued, X, y, config.stage(config.total_epochs, config.lr), step_hook=dense_hook, desc="dense")
+        dense = kept["dense"]
+        curves["dense_continued"], curves["dense"] = curves["dense"][d:], curves["dense"][:d]
+        models = {"dense": dense, "dense_continued": continued}
         models["pruned"] = copy.deepcopy(dense)
         prune(models["pruned"], sparsity=config.sparsity)
         models["sparse"] = copy.deepcopy(dense)
@@ -258,10 +276,11 @@ def run_dsd(config: DSDConfig, verbose: bool = True) -> dict:
         models = {k: models[k].cpu() for k in STAGES}
         return {"accuracy": {k: accuracy(m, X_test, y_test) for k, m in models.items()},
                 "train_accuracy": {k: accuracy(m, X, y) for k, m in models.items()},
-                "state": {k: m.state_dict() for k, m in models.items()},
+                "state": {k: m.state_dict() for k, m in models.items()}, "init": init,
                 "curves": {k: [list(p) for p in v] for k, v in curves.items()}}
 
-    return cache.cached(f"dsd-{config.model}", dataclasses.asdict(config), compute, verbose=verbose)
+    key = {**dataclasses.asdict(config), "stages": list(STAGES)}   # a new arm retrains, never loads a run without it
+    return cache.cached(f"dsd-{config.model}", key, compute, verbose=verbose)
 
 
 def compare(config: DSDConfig, seeds=(0, 1, 2, 3, 4), verbose: bool = True) -> dict:

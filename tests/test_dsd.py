@@ -97,6 +97,7 @@ def test_every_arm_trains_the_same_epochs_and_keeps_its_mask(tiny_data):
     assert [p[0] for p in run["curves"]["dense"]] == [1]
     for arm in ("redense", "sparse_only", "baseline", "random_redense"):
         assert [p[0] for p in run["curves"][arm]] == [2, 3, 4], arm
+    assert [p[0] for p in run["curves"]["dense_continued"]] == [2, 3, 4]
     zeros = {s: (dsd.layer_weights(run["state"][s], "fc2") == 0) for s in dsd.STAGES}
     # sparse only keeps exactly the magnitude mask; the random arm uses another mask of the same size.
     assert torch.equal(zeros["sparse_only"], zeros["pruned"]) and torch.equal(zeros["sparse"], zeros["pruned"])
@@ -201,3 +202,27 @@ def test_notebook_config_is_the_one_lecture_08_trains():
     calls = re.findall(r"config = (dsd\.(?:DSDConfig\([^)]*\)|NOTEBOOK_CONFIG))", source)
     assert calls, "lecture 08 no longer builds its config as `config = dsd.DSDConfig(...)`"
     assert eval(calls[0], {"dsd": dsd}) == dsd.NOTEBOOK_CONFIG
+
+
+def test_dense_continued_is_the_dense_fit_run_on_without_a_restart(tiny_data):
+    # The dense model is the first dense_epochs of one longer fit: bitwise the model a dense_epochs-long fit gives,
+    # and dense_continued is the same fit's end (one optimiser, one shuffle stream, no restart).
+    from course_utils.models import build_model
+    from course_utils.train import fit, one_thread, seed_everything
+    (X, y), _ = tiny_data
+    config = dsd.DSDConfig(dense_epochs=2, sparse_epochs=1, redense_epochs=1, sparsity=0.3, batch_size=32)
+    run = dsd.run_dsd(config, verbose=False)
+    with one_thread():   # as run_dsd trains (two threads sum in another order)
+        seed_everything(config.seed)
+        alone = build_model(config.model)
+        assert all(torch.equal(alone.state_dict()[k], run["init"][k]) for k in run["init"])
+        fit(alone, X, y, config.stage(config.dense_epochs, config.lr))
+        assert all(torch.equal(alone.state_dict()[k], run["state"]["dense"][k]) for k in run["init"])
+        fit(alone, X, y, config.stage(config.sparse_epochs + config.redense_epochs, config.lr))   # a restart
+        seed_everything(config.seed)
+        longer = build_model(config.model)
+        fit(longer, X, y, config.stage(config.total_epochs, config.lr))
+        assert all(torch.equal(longer.state_dict()[k], run["state"]["dense_continued"][k]) for k in run["init"])
+        assert not torch.equal(alone.fc2.weight, longer.fc2.weight)
+        assert [p[0] for p in run["curves"]["dense"]] == [1, 2]
+        assert [p[0] for p in run["curves"]["dense_continued"]] == [3, 4]

@@ -89,33 +89,85 @@ def dense_step(w, grad, lr):
 '''),
     ],
     "q4_train_test_gap": [
-        ("test minus train", '''def accuracy_gap(model, X_train, y_train, X_test, y_test):
+        ('accuracy gap test minus train', '''def train_test_gaps(model, X_train, y_train, X_test, y_test):
     model.eval()
     with torch.no_grad():
-        train_acc = (model(X_train).argmax(1) == y_train).float().mean().item()
-        test_acc = (model(X_test).argmax(1) == y_test).float().mean().item()
-    return test_acc - train_acc
+        out_train, out_test = model(X_train), model(X_test)
+        train_acc = (out_train.argmax(1) == y_train).float().mean().item()
+        test_acc = (out_test.argmax(1) == y_test).float().mean().item()
+        loss_gap = (F.cross_entropy(out_test, y_test) - F.cross_entropy(out_train, y_train)).item()
+    return test_acc - train_acc, loss_gap
 '''),
-        ("the size of the gap, without its sign", '''def accuracy_gap(model, X_train, y_train, X_test, y_test):
+        ('the size of the accuracy gap, without its sign', '''def train_test_gaps(model, X_train, y_train, X_test, y_test):
     model.eval()
     with torch.no_grad():
-        train_acc = (model(X_train).argmax(1) == y_train).float().mean().item()
-        test_acc = (model(X_test).argmax(1) == y_test).float().mean().item()
-    return abs(train_acc - test_acc)
+        out_train, out_test = model(X_train), model(X_test)
+        train_acc = (out_train.argmax(1) == y_train).float().mean().item()
+        test_acc = (out_test.argmax(1) == y_test).float().mean().item()
+        loss_gap = (F.cross_entropy(out_test, y_test) - F.cross_entropy(out_train, y_train)).item()
+    return abs(train_acc - test_acc), loss_gap
 '''),
-        ("in percentage points, not a fraction", '''def accuracy_gap(model, X_train, y_train, X_test, y_test):
+        ('accuracy gap in percentage points, not a fraction', '''def train_test_gaps(model, X_train, y_train, X_test, y_test):
     model.eval()
     with torch.no_grad():
-        train_acc = (model(X_train).argmax(1) == y_train).float().mean().item()
-        test_acc = (model(X_test).argmax(1) == y_test).float().mean().item()
-    return 100 * (train_acc - test_acc)
+        out_train, out_test = model(X_train), model(X_test)
+        train_acc = (out_train.argmax(1) == y_train).float().mean().item()
+        test_acc = (out_test.argmax(1) == y_test).float().mean().item()
+        loss_gap = (F.cross_entropy(out_test, y_test) - F.cross_entropy(out_train, y_train)).item()
+    return 100 * (train_acc - test_acc), loss_gap
 '''),
-        ("scores the test predictions against the training labels", '''def accuracy_gap(model, X_train, y_train, X_test, y_test):
+        ('scores the test predictions against the training labels', '''def train_test_gaps(model, X_train, y_train, X_test, y_test):
     model.eval()
     with torch.no_grad():
-        train_acc = (model(X_train).argmax(1) == y_train).float().mean().item()
-        test_acc = (model(X_test).argmax(1) == y_train[:len(X_test)]).float().mean().item()
-    return train_acc - test_acc
+        out_train, out_test = model(X_train), model(X_test)
+        train_acc = (out_train.argmax(1) == y_train).float().mean().item()
+        test_acc = (out_test.argmax(1) == y_train[:len(X_test)]).float().mean().item()
+        loss_gap = (F.cross_entropy(out_test, y_test) - F.cross_entropy(out_train, y_train)).item()
+    return train_acc - test_acc, loss_gap
+'''),
+        ('copy-paste slip: evaluates X_train where X_test belongs', '''def train_test_gaps(model, X_train, y_train, X_test, y_test):
+    model.eval()
+    with torch.no_grad():
+        out_train, out_test = model(X_train), model(X_train)
+        train_acc = (out_train.argmax(1) == y_train).float().mean().item()
+        test_acc = (out_test.argmax(1) == y_test).float().mean().item()
+        loss_gap = (F.cross_entropy(out_test, y_test) - F.cross_entropy(out_train, y_train)).item()
+    return train_acc - test_acc, loss_gap
+'''),
+        ('loss gap train minus test', '''def train_test_gaps(model, X_train, y_train, X_test, y_test):
+    model.eval()
+    with torch.no_grad():
+        out_train, out_test = model(X_train), model(X_test)
+        train_acc = (out_train.argmax(1) == y_train).float().mean().item()
+        test_acc = (out_test.argmax(1) == y_test).float().mean().item()
+        loss_gap = (F.cross_entropy(out_train, y_train) - F.cross_entropy(out_test, y_test)).item()
+    return train_acc - test_acc, loss_gap
+'''),
+        ('summed cross-entropy, not the mean over rows', '''def train_test_gaps(model, X_train, y_train, X_test, y_test):
+    model.eval()
+    with torch.no_grad():
+        out_train, out_test = model(X_train), model(X_test)
+        train_acc = (out_train.argmax(1) == y_train).float().mean().item()
+        test_acc = (out_test.argmax(1) == y_test).float().mean().item()
+        loss_gap = (F.cross_entropy(out_test, y_test, reduction='sum') - F.cross_entropy(out_train, y_train, reduction='sum')).item()
+    return train_acc - test_acc, loss_gap
+'''),
+        ('forgets model.eval(): dropout stays on while scoring', '''def train_test_gaps(model, X_train, y_train, X_test, y_test):
+    with torch.no_grad():
+        out_train, out_test = model(X_train), model(X_test)
+        train_acc = (out_train.argmax(1) == y_train).float().mean().item()
+        test_acc = (out_test.argmax(1) == y_test).float().mean().item()
+        loss_gap = (F.cross_entropy(out_test, y_test) - F.cross_entropy(out_train, y_train)).item()
+    return train_acc - test_acc, loss_gap
+'''),
+        ('cross-entropy of the softmax probabilities (softmax applied twice)', '''def train_test_gaps(model, X_train, y_train, X_test, y_test):
+    model.eval()
+    with torch.no_grad():
+        out_train, out_test = model(X_train), model(X_test)
+        train_acc = (out_train.argmax(1) == y_train).float().mean().item()
+        test_acc = (out_test.argmax(1) == y_test).float().mean().item()
+        loss_gap = (F.cross_entropy(out_test.softmax(1), y_test) - F.cross_entropy(out_train.softmax(1), y_train)).item()
+    return train_acc - test_acc, loss_gap
 '''),
     ],
     "q5_dead_units": [
