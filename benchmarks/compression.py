@@ -20,7 +20,7 @@ the cheaper schedule. The grid and every candidate's numbers go in the JSON.
 The DSD rows (``dsd_rows``) run lecture 08's schedule (``dsd.NOTEBOOK_CONFIG``) on the notebook's data
 and on the full 60,000/10,000 Fashion-MNIST, and the earlier benchmark's 50%-sparse schedule with the
 paper's lowered re-dense rate. Each reports every arm's per-seed test and training accuracy and the
-paired differences of ``PAIRS`` with 95% t intervals (``paired_stats``).
+paired differences of ``pairs(dsd.STAGES)`` with 95% t intervals (``paired_stats``).
 """
 from __future__ import annotations
 
@@ -141,16 +141,27 @@ def compress(name: str, folder: str, dataset: str = "mnist", settings: dict | No
     }
 
 
-# The paired differences every DSD row reports, ``a - b`` seed by seed (both arms start from the same dense
-# model): the notebook's comparisons (lecture 08, after Exercise 3), with DSD first where the notebook
-# prints "sparse only - DSD" and "random-mask DSD - DSD" (the same numbers with the sign flipped).
-PAIRS = (("DSD - train longer", "redense", "baseline"),
-         ("DSD - sparse only", "redense", "sparse_only"),
-         ("DSD - random-mask DSD", "redense", "random_redense"),
-         ("sparse only - train longer", "sparse_only", "baseline"),
-         ("random-mask DSD - train longer", "random_redense", "baseline"),
-         ("train longer - dense", "baseline", "dense"),      # not equal-epoch: dense stopped
-         ("DSD - dense", "redense", "dense"))                # sparse + redense epochs earlier
+# The paired differences every DSD row reports, ``a - b`` seed by seed (every arm starts from the same
+# dense model): the comparisons lecture 08 prints after Exercise 3, with DSD first where the notebook
+# prints "sparse only - DSD" and "random-mask DSD - DSD" (the same tests with the sign flipped). The
+# notebook's Bonferroni correction multiplies p by the number of these comparisons.
+NAMES = {"redense": "DSD", "sparse_only": "sparse only", "baseline": "train longer",
+         "random_redense": "random-mask DSD", "dense_continued": "dense continued", "dense": "dense"}
+EQUAL_EPOCH_PAIRS = (("redense", "baseline"), ("redense", "sparse_only"), ("redense", "random_redense"),
+                     ("sparse_only", "baseline"), ("random_redense", "baseline"),
+                     ("redense", "dense_continued"), ("sparse_only", "dense_continued"),
+                     ("random_redense", "dense_continued"), ("baseline", "dense_continued"))
+# not equal-epoch: the dense model stopped sparse_epochs + redense_epochs earlier
+AGAINST_DENSE_PAIRS = (("redense", "dense"), ("sparse_only", "dense"), ("random_redense", "dense"),
+                       ("baseline", "dense"), ("dense_continued", "dense"))
+
+
+def pairs(stages) -> list:
+    """``(label, a, b)`` of every comparison whose two arms are in ``stages`` (older runs lack dense_continued)."""
+    return [(f"{NAMES[a]} - {NAMES[b]}", a, b) for a, b in EQUAL_EPOCH_PAIRS + AGAINST_DENSE_PAIRS
+            if a in stages and b in stages]
+
+
 FULL_SCALE_SEEDS = 5   # --full-seeds; the row says why when fewer ran
 
 
@@ -221,6 +232,11 @@ def dsd_comparison(config, seeds, note: str | None = None) -> dict:
     result.pop("runs")
     acc = {k: np.array(v) for k, v in result["accuracy"].items()}
     train_acc = {k: np.array(v) for k, v in result["train_accuracy"].items()}
+    comparisons, paired = pairs(dsd.STAGES), {}
+    for label, a, b in comparisons if len(seeds) > 1 else []:
+        paired[label] = {"test": paired_stats(acc[a], acc[b]), "train": paired_stats(train_acc[a], train_acc[b])}
+        for stats in paired[label].values():
+            stats["p_bonferroni"] = None if stats["p"] is None else min(1.0, len(comparisons) * stats["p"])
     return {"config": dataclasses.asdict(config), "note": note,
             "data": {"dataset": config.dataset, "train": len(y), "test": len(y_test)},
             "epochs": {k: (config.dense_epochs if k in ("dense", "pruned") else
@@ -230,9 +246,9 @@ def dsd_comparison(config, seeds, note: str | None = None) -> dict:
             "mean": result["mean"], "std": result["std"],
             "train_mean": {k: float(v.mean()) for k, v in train_acc.items()},
             "train_std": {k: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for k, v in train_acc.items()},
-            "paired": {label: {"test": paired_stats(acc[a], acc[b]), "train": paired_stats(train_acc[a], train_acc[b])}
-                       for label, a, b in PAIRS} if len(seeds) > 1 else {},
-            "paired_units": "accuracy as a fraction (0.001 = 0.1 points); the t interval uses t_{n-1,0.975}",
+            "paired": paired, "equal_epoch": [label for label, a, b in comparisons if b != "dense"],
+            "paired_units": ("accuracy as a fraction (0.001 = 0.1 points); the t interval uses t_{n-1,0.975}; "
+                             f"p_bonferroni = min(1, p x {len(comparisons)}), over this row's comparisons"),
             "seconds": time.perf_counter() - start, "seconds_per_seed": seed_seconds,
             "load_average_at_start": load_start, "load_average_at_end": os.getloadavg()}
 
@@ -286,9 +302,10 @@ def print_dsd(rows: dict) -> None:
             fmt = lambda s: (f"{100 * s['mean']:+.2f} [{100 * s['ci'][0]:+.2f}, {100 * s['ci'][1]:+.2f}]"  # noqa: E731
                              + (f" t={s['t']:+.2f}" if s["t"] is not None else " t=n/a"))
             print("paired, points: mean [95% t CI] t")
+            pb = lambda s: "n/a" if s["p_bonferroni"] is None else f"{s['p_bonferroni']:.3f}"  # noqa: E731
             print_table([{"difference": label, "test": fmt(p["test"]), "sd (test)": f"{100 * p['test']['sd']:.2f}",
-                          "train": fmt(p["train"])} for label, p in v["paired"].items()],
-                        ["difference", "test", "sd (test)", "train"])
+                          "p x n (test)": pb(p["test"]), "train": fmt(p["train"])} for label, p in v["paired"].items()],
+                        ["difference", "test", "sd (test)", "p x n (test)", "train"])
         print()
 
 

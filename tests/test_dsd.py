@@ -186,10 +186,15 @@ def test_benchmark_dsd_row_on_tiny_data(tiny_data):
     row = bench.dsd_comparison(config, [0, 1])
     assert row["data"] == {"dataset": "mnist", "train": 96, "test": 32} and row["seeds"] == [0, 1]
     assert set(row["accuracy"]) == set(dsd.STAGES) and all(len(v) == 2 for v in row["train_accuracy"].values())
-    assert set(row["paired"]) == {label for label, _, _ in bench.PAIRS}
+    assert set(row["paired"]) == {label for label, _, _ in bench.pairs(dsd.STAGES)}
+    asked = {"DSD - train longer", "DSD - sparse only", "DSD - random-mask DSD", "train longer - dense"}
+    assert asked <= set(row["paired"])
     gain = row["paired"]["DSD - train longer"]["test"]
     expected = sum(a - b for a, b in zip(row["accuracy"]["redense"], row["accuracy"]["baseline"])) / 2
     assert gain["mean"] == pytest.approx(expected) and len(row["seconds_per_seed"]) == 2
+    n = len(row["paired"])
+    assert all(s["p_bonferroni"] is None or s["p_bonferroni"] == pytest.approx(min(1, n * s["p"]))
+               for p in row["paired"].values() for s in p.values())
 
 
 def test_notebook_config_is_the_one_lecture_08_trains():
