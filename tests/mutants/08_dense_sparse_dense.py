@@ -202,4 +202,26 @@ def dense_step(w, grad, lr):
     return (h1 > 0).any(dim=0), (h2 > 0).any(dim=0)
 '''),
     ],
+    "q6_median_moves": [
+        ("returns (kept, restored): swapped", '''def median_moves(before, after, restored):
+    moved = (after - before).abs()
+    return moved[~restored].median().item(), moved[restored].median().item()
+'''),
+        ("|w_after| instead of |w_after - w_before|", '''def median_moves(before, after, restored):
+    return after[restored].abs().median().item(), after[~restored].abs().median().item()
+'''),
+        ("mean instead of median", '''def median_moves(before, after, restored):
+    moved = (after - before).abs()
+    return moved[restored].mean().item(), moved[~restored].mean().item()
+'''),
+        ("median of the signed moves, without abs", '''def median_moves(before, after, restored):
+    moved = after - before
+    return moved[restored].median().item(), moved[~restored].median().item()
+'''),
+        ("numpy's median (averages the two middle values)", '''def median_moves(before, after, restored):
+    import numpy as np
+    moved = (after - before).abs().numpy()
+    return float(np.median(moved[restored.numpy()])), float(np.median(moved[~restored.numpy()]))
+'''),
+    ],
 }
