@@ -309,7 +309,9 @@ def occlusion_check(model: ShowAttendTell, scenes: Scenes, seed: int = 0) -> dic
     cell is the attention maximum (``"attended"``), a uniformly random other cell (``"random"``),
     or a random other cell whose centre lies inside the object's box (``"in_object"``: the control
     of the same area on the object; the attended cell itself when it is the only one); the whole
-    box (``"object"``) is the positive control. Returns the mean drop for each, and ``"n_words"``.
+    box (``"object"``) is the positive control. Returns the mean drop for each, ``"n_words"``, and
+    ``"per_word"``: for each kind the drop of every word (same order in every kind, so differences
+    between kinds are paired by word).
     """
     from .scenes import BACKGROUND
     if not isinstance(scenes, Scenes):
@@ -343,10 +345,11 @@ def occlusion_check(model: ShowAttendTell, scenes: Scenes, seed: int = 0) -> dic
             which.append((n, pos))
     rows, cols = torch.tensor([n for n, _ in which]), torch.tensor([p for _, p in which])
     captions = [scenes.captions[n] for n, _ in which]
-    out = {"n_words": len(which)}
+    out = {"n_words": len(which), "per_word": {}}
     for kind, images in occluded.items():
         probs = model.word_probabilities(torch.stack(images), captions)
-        out[kind] = float((clean[rows, cols] - probs[torch.arange(len(which)), cols]).mean())
+        drops = clean[rows, cols] - probs[torch.arange(len(which)), cols]
+        out[kind], out["per_word"][kind] = float(drops.mean()), drops.tolist()
     return out
 
 
@@ -385,13 +388,15 @@ def _batches(n: int, batch_size: int, *tensors):
 
 
 CAPTIONER_DEFAULTS = dict(n_train=3000, n_objects=2, size=32, epochs=8, batch_size=32, lr=5e-3,
-                          width=16, key_dim=48, hidden=64, context_in_state=True, seed=0)
+                          width=16, key_dim=48, hidden=64, context_in_state=True, shuffle_captions=False, seed=0)
 
 
 def train_captioner(verbose: bool = True, **overrides):
     """Train (or load from the checkpoint cache) the show-attend-tell model on synthetic scenes.
 
     Returns ``(model, info)``; ``info`` holds ``losses``, ``train_seconds`` and ``config``.
+    ``shuffle_captions=True`` is the shuffled-label control: the training captions are permuted across
+    the scenes, so the model can learn how captions go but not which words name what it sees.
     """
     unknown = set(overrides) - set(CAPTIONER_DEFAULTS)
     if unknown:
@@ -406,7 +411,11 @@ def train_captioner(verbose: bool = True, **overrides):
     def compute():
         model = build()
         scenes = make_scenes(cfg["n_train"], cfg["size"], cfg["n_objects"], seed=cfg["seed"] + 1000)
-        inp, tgt = vocab.batch(scenes.captions)
+        captions = scenes.captions
+        if cfg["shuffle_captions"]:
+            order = np.random.default_rng(cfg["seed"] + 2000).permutation(len(captions))
+            captions = [captions[i] for i in order]
+        inp, tgt = vocab.batch(captions)
         batches = _batches(len(inp), cfg["batch_size"], scenes.images, inp, tgt)
         losses, seconds, cpu = _fit_seq(model, batches, cfg["epochs"], cfg["lr"], cfg["seed"],
                                         "show, attend and tell")

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -250,8 +251,11 @@ def test_word_probabilities_and_occlusion_check():
     nll = F.cross_entropy(logits.flatten(0, 1), tgt.flatten(), reduction="none").view(tgt.shape)
     torch.testing.assert_close(probs, torch.exp(-nll))
     check = A.occlusion_check(cap, s)
-    assert check["n_words"] == 6 * 4 and set(check) == {"attended", "random", "in_object", "object", "n_words"}
-    assert all(-1 <= check[k] <= 1 for k in ("attended", "random", "in_object", "object"))
+    kinds = ("attended", "random", "in_object", "object")
+    assert check["n_words"] == 6 * 4 and set(check) == {*kinds, "n_words", "per_word"}
+    assert all(-1 <= check[k] <= 1 for k in kinds)
+    for k in kinds:   # per-word drops, one per object word, whose mean is the reported drop
+        assert len(check["per_word"][k]) == 24 and abs(np.mean(check["per_word"][k]) - check[k]) < 1e-6
     with pytest.raises(ValueError, match="one caption per image"):
         cap.word_probabilities(s.images, s.captions[:2])
     with pytest.raises(TypeError, match="Scenes"):
@@ -350,3 +354,17 @@ def test_side_by_side_training_of_both_kinds_fills_the_cache(monkeypatch, tmp_pa
         A.train_side_by_side([("translator", {"width": 3})])
     with pytest.raises(ValueError, match="processes"):
         A.train_side_by_side(jobs, processes=0)
+
+
+def test_shuffled_captions_control_trains_on_the_same_captions_in_another_order(monkeypatch):
+    seen = []
+    batch = A.Vocab.batch
+    monkeypatch.setattr(A.Vocab, "batch", lambda self, sentences, *a, **k: (seen.append(list(sentences)),
+                                                                            batch(self, sentences, *a, **k))[1])
+    tiny = dict(n_train=40, epochs=1, width=4, key_dim=8, hidden=8, seed=3)
+    A.train_captioner(verbose=False, **tiny)
+    A.train_captioner(verbose=False, shuffle_captions=True, **tiny)
+    plain, shuffled = seen[0], seen[-1]
+    assert sorted(plain) == sorted(shuffled) and plain != shuffled
+    truth = make_scenes(40, 32, 2, seed=3 + 1000).captions
+    assert plain == truth and sum(a == b for a, b in zip(shuffled, truth)) < 10
