@@ -147,6 +147,9 @@ CLAIMS = {
         "worst seed's dense training accuracy": ('min(result["train_accuracy"]["dense"])', ">", 0.99),
         "largest restored/kept median |w| ratio in fc2": ("max(restored_ratio)", "<", 0.2),
         "smallest share of fc2's exact zeros after re-dense on dead units": ("min(zeros_on_dead)", ">", 0.95),
+        "smallest restored/kept median |Δw| over re-dense in fc2": ("min(move_ratio)", ">", 0.3),
+        "|DSD - dense continued| (points)": ('abs(paired["DSD - dense continued"][0])', "<", 1.0),
+        "random-mask minus magnitude-mask restored/kept moves (worst pair)": ("min(rnd) - max(mag)", ">", 0.15),
     },
     "09_attention": {
         "worst seed's pointing minus chance": ("min(seed_pointing) - chance", ">", 0.2),
