@@ -1035,16 +1035,26 @@ def pruning_curve(model: nn.Module, X, y, sparsities) -> np.ndarray:
     return np.array(out)
 
 
-def sparsity_widget(model: nn.Module, X, y, retrained: dict | None = None):
+def sparsity_widget(model: nn.Module, X, y, retrained: dict | None = None, curve=None):
     """Slider: prune every layer of ``model`` to a sparsity, see its accuracy and weights at once.
 
     Evaluates on (X, y) live (1,000 digits take milliseconds). ``retrained`` maps a label to
-    ``(sparsity, accuracy)`` points to mark, e.g. the pruned-and-retrained network.
+    ``(sparsity, accuracy)`` points to mark, e.g. the pruned-and-retrained network. ``curve`` is an
+    optional ``(sparsities, accuracies)`` pair already computed by :func:`pruning_curve` for this
+    model and data, drawn instead of computing the 23-point curve again.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
-    grid = np.linspace(0, 0.99, 23)
-    curve = pruning_curve(model, X, y, grid)
+    if curve is None:
+        grid = np.linspace(0, 0.99, 23)
+        curve = pruning_curve(model, X, y, grid)
+    else:
+        if not (isinstance(curve, (tuple, list)) and len(curve) == 2):
+            raise TypeError(f"curve must be a (sparsities, accuracies) pair, got {type(curve).__name__}")
+        grid, curve = np.asarray(curve[0], dtype=float), np.asarray(curve[1], dtype=float)
+        if grid.ndim != 1 or grid.shape != curve.shape or len(grid) < 2:
+            raise ValueError(f"curve needs two 1-D arrays of the same length (at least 2); got shapes "
+                             f"{grid.shape} and {curve.shape}")
     slider = widgets.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="sparsity",
                                  continuous_update=False, readout_format=".2f")
     out = widgets.Output()

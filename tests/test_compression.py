@@ -253,6 +253,23 @@ def test_pruning_curve_matches_prune():
         C.pruning_curve(net, X, y, [1.0])
 
 
+def test_sparsity_widget_reuses_a_given_curve(monkeypatch):
+    import matplotlib
+    matplotlib.use("Agg")
+    net = LeNet300100()
+    X, y = torch.rand(50, 1, 28, 28), torch.randint(0, 10, (50,))
+    grid = np.linspace(0, 0.99, 23)
+    curve = C.pruning_curve(net, X, y, grid)
+    calls = []
+    monkeypatch.setattr(C, "pruning_curve", lambda *a, **k: calls.append(a) or curve)
+    assert C.sparsity_widget(net, X, y, curve=(grid, curve)) is not None and not calls
+    assert C.sparsity_widget(net, X, y) is not None and len(calls) == 1
+    with pytest.raises(ValueError, match="same length"):
+        C.sparsity_widget(net, X, y, curve=(grid, curve[:-1]))
+    with pytest.raises(TypeError, match="pair"):
+        C.sparsity_widget(net, X, y, curve=curve)
+
+
 def test_fully_pruned_layer_round_trips(tmp_path):
     net = small_net()
     with torch.no_grad():
