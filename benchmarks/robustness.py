@@ -139,6 +139,10 @@ CLAIMS = {
         "magnitude minus random mask, both retrained (accuracy)": ('mag1["accuracy"] - rnd1["accuracy"]', ">", 0.02),
         "Huffman bytes over fixed-width bytes": ('huff["bytes"] / q1["bytes"]', "<", 1),
         "fc1 fillers, magnitude pruning over a random mask": ("n_fill / n_fill_random", ">", 1.5),
+        "compression changes more predictions than the trained-as-long control (excess over 1.5x)": (
+            "n_churn - 1.5 * n_churn_longer", ">", 0),
+        "dead-unit removal: largest logit change": ("logit_change", "<", 1e-4),
+        "dead-unit removal: accuracy change": ('abs(slim_accuracy - lenet["accuracy"]["compressed"])', "<", 1e-9),
     },
     "08_dense_sparse_dense": {
         "worst stage mean accuracy": ('min(result["mean"][s] for s in ["dense", "sparse", "redense", "baseline"])',
