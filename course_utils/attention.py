@@ -664,6 +664,73 @@ def brightest_cell_maps(scenes: Scenes, stride: int = 4, positions: int | None =
     return m.expand(-1, T, -1, -1).clone()
 
 
+def order_rule_maps(scenes: Scenes, stride: int = 4, positions: int | None = None) -> torch.Tensor:
+    """A baseline that knows the caption's word *order* but no word's meaning.
+
+    Captions name the objects left to right, so the k-th object named is the k-th from the left.
+    The rule splits the columns between the leftmost and the rightmost colourful cell into as many
+    equal bands as the scene has objects, and for every word of the k-th object named (colour or
+    shape alike) peaks on the most colourful cell of the k-th band. Other positions get the
+    brightest-cell map. ``(B, T, H, W)`` like ``attend``; it uses pixels and word positions only.
+    """
+    maps = brightest_cell_maps(scenes, stride, positions)
+    W = maps.shape[-1]
+    for n, caption in enumerate(scenes.captions):
+        colourful = maps[n, 0].sum(0) > 0                                    # columns with any object pixel
+        cols = colourful.nonzero()[:, 0]
+        n_objects = len(scenes.boxes[n])
+        edges = torch.linspace(float(cols.min()), float(cols.max()) + 1, n_objects + 1)
+        band = torch.bucketize(torch.arange(W, dtype=torch.float32), edges[1:-1], right=True)   # column -> band
+        for pos, obj in object_words(caption):
+            m = maps[n, pos].clone()
+            m[:, band != obj] = -1.0
+            maps[n, pos] = m
+    return maps
+
+
+def recoloured_scenes(scenes: Scenes) -> tuple[Scenes, list[int]]:
+    """The two-object scenes whose objects differ in colour, with the two colours swapped in the image.
+
+    Captions, boxes and shapes are kept: the caption now names, for each object, the colour the
+    *other* object has. Returns the new scenes (captions unchanged) and the indices of the scenes kept.
+    """
+    from .scenes import RGB
+    if not isinstance(scenes, Scenes):
+        raise TypeError(f"scenes must be a Scenes from make_scenes; got {type(scenes).__name__}")
+    keep = [n for n, c in enumerate(scenes.colours) if len(c) == 2 and c[0] != c[1]]
+    if not keep:
+        raise ValueError("no scene has two objects of different colours to swap")
+    images = scenes.images[keep].clone()
+    for i, n in enumerate(keep):
+        for obj, other in ((0, 1), (1, 0)):
+            x0, y0, x1, y1 = scenes.boxes[n][obj]
+            patch = scenes.images[n, :, y0:y1, x0:x1]
+            drawn = (patch - torch.tensor(RGB[scenes.colours[n][obj]])[:, None, None]).abs().sum(0) < 1e-6
+            images[i, :, y0:y1, x0:x1][:, drawn] = torch.tensor(RGB[scenes.colours[n][other]])[:, None]
+    pick = lambda xs: [xs[n] for n in keep]  # noqa: E731
+    return Scenes(images, pick(scenes.boxes), pick(scenes.shapes), pick(scenes.colours),
+                  pick(scenes.captions)), keep
+
+
+def colour_swap_check(model: ShowAttendTell, scenes: Scenes) -> dict:
+    """Does a word's attention follow the caption's order or the colour the word names?
+
+    The two objects' colours are swapped in the image (:func:`recoloured_scenes`) and the original
+    caption is fed in. For each object word, the peak lies on the object the caption's *order*
+    names (``"order"``: the same object as before), on the other object, which now has the colour
+    the caption names for it (``"named colour"``), or on the background. Shares per word kind
+    (``"colour"``, ``"shape"``) and ``"n_words"``. In this decoder the map for word t is computed
+    before word t is read, so a colour word's map can only follow the order; a shape word's map
+    comes after its colour word and can follow either.
+    """
+    swapped, _ = recoloured_scenes(scenes)
+    where = pointing_breakdown(model, swapped)
+    names = {"right": "order", "other": "named colour", "background": "background"}
+    out = {kind: {names[k]: v for k, v in where[kind].items()} for kind in ("colour", "shape")}
+    out["n_words"] = len(where["hits"])
+    return out
+
+
 def untrained_captioner(seed: int = 0, **overrides) -> ShowAttendTell:
     """The captioner of :func:`train_captioner` with the same config and initial weights, never trained.
 

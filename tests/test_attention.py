@@ -368,3 +368,52 @@ def test_shuffled_captions_control_trains_on_the_same_captions_in_another_order(
     assert sorted(plain) == sorted(shuffled) and plain != shuffled
     truth = make_scenes(40, 32, 2, seed=3 + 1000).captions
     assert plain == truth and sum(a == b for a, b in zip(shuffled, truth)) < 10
+
+
+def test_order_rule_maps_point_by_word_order_alone():
+    s = make_scenes(60, 32, 2, seed=21)
+    maps = A.order_rule_maps(s)
+    assert maps.shape[:2] == (60, max(len(c.split()) for c in s.captions) + 1)
+    W = maps.shape[-1]
+    for n, caption in enumerate(s.captions):
+        cols = {obj: int(maps[n, pos].argmax()) % W for pos, obj in A.object_words(caption)}
+        assert cols[0] < cols[1]            # the first object named is looked for left of the second
+        for obj in (0, 1):                  # a colour word and its shape word get the same map
+            colour_pos, shape_pos = [pos for pos, o in A.object_words(caption) if o == obj]
+            assert torch.equal(maps[n, colour_pos], maps[n, shape_pos])
+        assert torch.equal(maps[n, 0], A.brightest_cell_maps(s)[n, 0])       # other positions: the brightest cell
+    class Grid:
+        class encoder:
+            stride = 4
+    assert A.pointing_accuracy(Grid, s, maps=maps)["all"] > 0.95   # word order and pixels alone find the object
+    with pytest.raises(TypeError, match="Scenes"):
+        A.order_rule_maps(s.images)
+
+
+def test_recoloured_scenes_swap_the_two_colours_and_keep_the_rest():
+    from course_utils.scenes import RGB
+    s = make_scenes(40, 32, 2, seed=5)
+    swapped, keep = A.recoloured_scenes(s)
+    assert keep == [n for n, c in enumerate(s.colours) if c[0] != c[1]] and len(keep) > 20
+    assert swapped.captions == [s.captions[n] for n in keep] and swapped.boxes == [s.boxes[n] for n in keep]
+    for i, n in enumerate(keep):
+        for obj in (0, 1):
+            x0, y0, x1, y1 = s.boxes[n][obj]
+            before, after = s.images[n, :, y0:y1, x0:x1], swapped.images[i, :, y0:y1, x0:x1]
+            drawn = (before - torch.tensor(RGB[s.colours[n][obj]])[:, None, None]).abs().sum(0) < 1e-6
+            assert torch.allclose(after[:, drawn], torch.tensor(RGB[s.colours[n][1 - obj]])[:, None].expand(-1, int(drawn.sum())))
+            assert torch.equal(after[:, ~drawn], before[:, ~drawn])
+    same = make_scenes(40, 32, 2, seed=5)._replace(colours=[["red", "red"]] * 40)
+    with pytest.raises(ValueError, match="different colours"):
+        A.recoloured_scenes(same)
+
+
+def test_colour_swap_check_shares_and_a_model_that_follows_the_colour():
+    s = make_scenes(30, 32, 2, seed=8)
+    cap, _ = A.train_captioner(verbose=False, n_train=48, epochs=1, width=4, key_dim=8, hidden=8)
+    out = A.colour_swap_check(cap, s)
+    for kind in ("colour", "shape"):
+        assert set(out[kind]) == {"order", "named colour", "background"}
+        assert abs(sum(out[kind].values()) - 1) < 1e-9
+    swapped, _ = A.recoloured_scenes(s)
+    assert out["n_words"] == 4 * len(swapped.images)
