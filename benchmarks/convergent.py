@@ -4,7 +4,8 @@
 
 The notebook trains its two photo nets (seeds 0 and 1) with conv1's initial weights scaled by 0.1. Here
 the same nets are trained at scale 0.1 and at PyTorch's default (1.0) for three seed pairs (0/1,
-1000/1001, 2000/2001: the seeds ``COURSE_SEED_OFFSET=1000`` and ``2000`` give the notebook), and every
+1000/1001, 2000/2001: the seeds ``COURSE_SEED_OFFSET=1000`` and ``2000`` give the notebook; trained on one
+thread, so not bit-identical to the notebook run at that offset, whose default is two threads), and every
 conv layer is compared as the notebook compares it: mean bipartite-matched correlation, semi-matching
 mean, linear CKA, against untrained pairs (PyTorch's default init, and the same start as the trained
 nets, conv1 scaled). How far training moved conv1 is measured too: ||W_trained - W_init|| / ||W_init||
