@@ -170,6 +170,9 @@ CLAIMS = {
             'min(grid_pointing["gradient × input"]) - untrained_saliency', ">", 0.2),
         "untrained captioner's best pointing (random-init control)": ("max(untrained_pointing)", "<", 0.3),
         "largest share of a word kind whose peak is on the other object": ("other_max", "<", 0.2),
+        "order rule (word positions only) pointing": ('order_rule["right"]', ">", 0.9),
+        "colours swapped: largest share of a word kind whose peak follows the named colour": ("follows_colour", "<", 0.25),
+        "colours swapped: worst seed's exact captions of the repainted scenes": ("min(swapped_right)", ">", 0.5),
         "brightest-cell baseline's distance from one half": ('abs(brightest["right"] - 0.5)', "<", 0.05),
     },
     "11_evaluating_explanations": {
