@@ -311,7 +311,7 @@ def occlusion_check(model: ShowAttendTell, scenes: Scenes, seed: int = 0) -> dic
     of the same area on the object; the attended cell itself when it is the only one); the whole
     box (``"object"``) is the positive control. Returns the mean drop for each, ``"n_words"``, and
     ``"per_word"``: for each kind the drop of every word (same order in every kind, so differences
-    between kinds are paired by word).
+    between kinds are paired by word), and ``"word_scenes"``, the scene of each word.
     """
     from .scenes import BACKGROUND
     if not isinstance(scenes, Scenes):
@@ -345,7 +345,7 @@ def occlusion_check(model: ShowAttendTell, scenes: Scenes, seed: int = 0) -> dic
             which.append((n, pos))
     rows, cols = torch.tensor([n for n, _ in which]), torch.tensor([p for _, p in which])
     captions = [scenes.captions[n] for n, _ in which]
-    out = {"n_words": len(which), "per_word": {}}
+    out = {"n_words": len(which), "per_word": {}, "word_scenes": [n for n, _ in which]}
     for kind, images in occluded.items():
         probs = model.word_probabilities(torch.stack(images), captions)
         drops = clean[rows, cols] - probs[torch.arange(len(which)), cols]
@@ -613,7 +613,8 @@ def pointing_breakdown(model: ShowAttendTell, scenes: Scenes, maps: torch.Tensor
     (``"colour"``, ``"shape"``, ``"all"``) the shares ``{"right", "other", "background"}``, and
     ``"misses"``: one row per word whose peak is not on the right object, ``(scene, kind, row, col,
     distance)`` with ``distance`` the pixel distance from the peak cell's centre to the right box
-    (0 inside it); and ``"hits"``, one bool per word (colour words first), for confidence intervals.
+    (0 inside it); and ``"hits"``, one bool per word (colour words first), for confidence intervals,
+    with ``"hit_scenes"``, the scene of each (to resample scenes, not words: ``bootstrap_ci(groups=...)``).
     """
     maps = _word_maps(model, scenes, maps)
     stride = model.encoder.stride
@@ -621,11 +622,13 @@ def pointing_breakdown(model: ShowAttendTell, scenes: Scenes, maps: torch.Tensor
     peaks = attention_peaks(maps, stride)
     cells = maps.flatten(-2).argmax(-1)
     where = {"colour": [], "shape": []}
+    scene_of = {"colour": [], "shape": []}
     misses = []
     for n, caption in enumerate(scenes.captions):
         words = caption.split()
         for pos, obj in object_words(caption):
             kind = "colour" if words[pos] in COLOURS else "shape"
+            scene_of[kind].append(n)
             point = peaks[n, pos]
             if in_box(point, scenes.boxes[n][obj]):
                 where[kind].append("right")
@@ -643,6 +646,7 @@ def pointing_breakdown(model: ShowAttendTell, scenes: Scenes, maps: torch.Tensor
         out[kind] = {k: float(np.mean([lab == k for lab in labels])) for k in ("right", "other", "background")}
     out["misses"] = misses
     out["hits"] = [lab == "right" for lab in where["colour"] + where["shape"]]
+    out["hit_scenes"] = scene_of["colour"] + scene_of["shape"]
     return out
 
 

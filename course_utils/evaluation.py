@@ -401,12 +401,28 @@ def complexity(relevance) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- statistics
 
-def bootstrap_ci(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-    """(mean, low, high): the mean over images and its percentile bootstrap interval."""
+def bootstrap_ci(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0,
+                 groups=None) -> tuple[float, float, float]:
+    """(mean, low, high): the mean over images and its percentile bootstrap interval.
+
+    ``groups`` (one label per value) resamples whole groups instead of single values: when several
+    values come from one image (the words of one caption), the images are the independent draws,
+    and resampling values one by one would make the interval too narrow.
+    """
     v = check_array(values, "values", ndim=1, min_rows=1)
     check_scalar(n_boot, "n_boot", numbers.Integral, low=1)
     check_scalar(level, "level", numbers.Real, low=0, high=1, include_low=False, include_high=False)
-    means = v[np.random.default_rng(seed).integers(0, len(v), (n_boot, len(v)))].mean(1)
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        means = v[rng.integers(0, len(v), (n_boot, len(v)))].mean(1)
+    else:
+        g = np.asarray(groups)
+        if g.shape != v.shape:
+            raise ValueError(f"groups must give one label per value ({len(v)}); got shape {g.shape}")
+        labels, index = np.unique(g, return_inverse=True)
+        sums, counts = np.bincount(index, weights=v), np.bincount(index)
+        draws = rng.integers(0, len(labels), (n_boot, len(labels)))
+        means = sums[draws].sum(1) / counts[draws].sum(1)
     lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
     return float(v.mean()), float(lo), float(hi)
 

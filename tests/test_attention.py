@@ -252,7 +252,8 @@ def test_word_probabilities_and_occlusion_check():
     torch.testing.assert_close(probs, torch.exp(-nll))
     check = A.occlusion_check(cap, s)
     kinds = ("attended", "random", "in_object", "object")
-    assert check["n_words"] == 6 * 4 and set(check) == {*kinds, "n_words", "per_word"}
+    assert check["n_words"] == 6 * 4 and set(check) == {*kinds, "n_words", "per_word", "word_scenes"}
+    assert check["word_scenes"] == [n for n in range(6) for _ in range(4)]
     assert all(-1 <= check[k] <= 1 for k in kinds)
     for k in kinds:   # per-word drops, one per object word, whose mean is the reported drop
         assert len(check["per_word"][k]) == 24 and abs(np.mean(check["per_word"][k]) - check[k]) < 1e-6

@@ -264,3 +264,18 @@ def test_batched_imputation_equals_one_image_at_a_time():
     batched = ev.noisy_linear_imputation(images, masks, noise=0.0)
     for i in range(4):
         assert torch.allclose(batched[i], ev.noisy_linear_imputation(images[i], masks[i], noise=0.0), atol=1e-12)
+
+
+def test_bootstrap_ci_over_groups_resamples_whole_groups():
+    rng = np.random.default_rng(0)
+    group_means = rng.normal(size=40)
+    values = np.repeat(group_means, 10) + 0.01 * rng.normal(size=400)     # ten near-copies per group
+    groups = np.repeat(np.arange(40), 10)
+    _, lo_v, hi_v = ev.bootstrap_ci(values, seed=2)
+    mean, lo_g, hi_g = ev.bootstrap_ci(values, seed=2, groups=groups)
+    assert abs(mean - values.mean()) < 1e-12
+    assert (hi_g - lo_g) > 2.5 * (hi_v - lo_v)          # 40 independent draws, not 400
+    _, lo_m, hi_m = ev.bootstrap_ci(group_means, seed=2)   # the same as bootstrapping the group means
+    assert abs((hi_g - lo_g) - (hi_m - lo_m)) < 0.15 * (hi_m - lo_m)
+    with pytest.raises(ValueError, match="one label per value"):
+        ev.bootstrap_ci(values, groups=groups[:5])
