@@ -124,6 +124,7 @@ CLAIMS = {
         "worst photo layer's regression loss, untrained over trained source": (
             'min(regression_control[("photo", l)]["ls_loss"] / regression[("photo", l)]["ls_loss"] for l in layers["photo"])',
             ">", 1.5),
+        "photo Lasso sweep: smallest untrained-over-twin loss ratio at equal alpha": ("sweep_ratio", ">", 1.3),
     },
     "07_deep_compression": {
         "LeNet-300-100 compression ratio": ('{s["net"]: s for s in summary}["lenet300100"]["ratio"]', ">", 40),
