@@ -974,10 +974,12 @@ def translation_accuracy(model: Seq2Seq, pairs: Pairs) -> float:
 # ----------------------------------------------------------------------------- figures
 
 def plot_caption_attention(image: torch.Tensor, caption: str, maps: torch.Tensor, stride: int,
-                           boxes=None, title: str | None = None):
+                           boxes=None, title: str | None = None, vmax: float | None = None):
     """One panel per word: the attention used to write it, over the image (as in Xu et al., Fig. 3).
 
     For object words the object's true box is drawn in white and the attention maximum as a cross.
+    ``vmax`` fixes the top of the colour scale (give the same to figures that are to be compared);
+    by default it is this figure's largest weight.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
@@ -995,7 +997,7 @@ def plot_caption_attention(image: torch.Tensor, caption: str, maps: torch.Tensor
     axes[0].set_title("image")
     for t, (ax, word) in enumerate(zip(axes[1:], words)):
         ax.imshow(image.permute(1, 2, 0).numpy())
-        im = ax.imshow(up[t].numpy(), cmap="magma", alpha=0.75, vmin=0, vmax=float(up.max()))
+        im = ax.imshow(up[t].numpy(), cmap="magma", alpha=0.75, vmin=0, vmax=float(up.max()) if vmax is None else vmax)
         ax.set_title(word, fontsize=13)
         if boxes is not None and t in owner:
             x0, y0, x1, y1 = boxes[owner[t]]
