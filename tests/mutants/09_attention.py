@@ -7,23 +7,32 @@ chance_rate = float(np.mean([random_hit_rate(box, 32, 4) for boxes in chance_sce
 
 
 def _occlusion(paint="BACKGROUND", index="r * stride:(r + 1) * stride, c * stride:(c + 1) * stride",
-               copy="image.clone()", drop="clean - word_prob(hidden)", others="drops[:peak] + drops[peak + 1:]",
-               channels=":"):
+               copy="image.clone()", drop="clean - word_prob(hidden)", channels=":",
+               centre="c * stride + stride / 2, r * stride + stride / 2", inside="x0 <= x < x1 and y0 <= y < y1",
+               branch="elif"):
     return f'''
 from course_utils.scenes import BACKGROUND
 
-def occlusion_drops(word_prob, image, attention_map, stride):
+def occlusion_drops(word_prob, image, attention_map, stride, box):
     H, W = attention_map.shape
+    x0, y0, x1, y1 = box
     clean = word_prob(image)
-    drops = []
+    peak = int(attention_map.argmax())
+    attended, on_object, elsewhere = None, [], []
     for cell in range(H * W):
         r, c = divmod(cell, W)
         hidden = {copy}
         hidden[{channels}, {index}] = {paint}
-        drops.append({drop})
-    peak = int(attention_map.argmax())
-    others = {others}
-    return drops[peak], sum(others) / len(others)
+        drop = {drop}
+        x, y = {centre}
+        if cell == peak:
+            attended = drop
+        {branch} {inside}:
+            on_object.append(drop)
+        else:
+            elsewhere.append(drop)
+    mean = lambda drops: sum(drops) / len(drops) if drops else float("nan")
+    return attended, mean(on_object), mean(elsewhere)
 '''
 
 
@@ -122,8 +131,12 @@ MUTANTS = {
         ("paints the cell black (0) instead of the background", _occlusion(paint="0.0")),
         ("swaps rows and columns when painting", _occlusion(index="c * stride:(c + 1) * stride, r * stride:(r + 1) * stride")),
         ("paints the image itself (no copy)", _occlusion(copy="image")),
-        ("the control averages over every cell, the attended one too", _occlusion(others="drops")),
         ("returns the rise, not the drop", _occlusion(drop="word_prob(hidden) - clean")),
         ("paints only the first channel", _occlusion(channels="0")),
+        ("the object control includes the attended cell", _occlusion(branch="if")),
+        ("tests the cell's top-left corner, not its centre", _occlusion(centre="c * stride, r * stride")),
+        ("treats x1 and y1 as inclusive", _occlusion(inside="x0 <= x <= x1 and y0 <= y <= y1")),
+        ("takes x from the row and y from the column", _occlusion(centre="r * stride + stride / 2, c * stride + stride / 2")),
+        ("the control averages every other cell (the old, easy control)", _occlusion(inside="True")),
     ],
 }
