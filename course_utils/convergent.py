@@ -29,21 +29,24 @@ from .train import TrainConfig, load_or_fit, seed_everything, train
 
 
 def train_seeds(model: str, seeds, dataset: str = "mnist", epochs: int = 3, progress: bool = True,
-                **config) -> list:
+                verbose: bool = True, **config) -> list:
     """``train(TrainConfig(model, dataset, epochs, seed=s, ...))`` for every seed; each is cached.
 
     Returns a list of (model, info) pairs in the order of ``seeds``. ``progress=False`` hides the
-    progress bar (a saved notebook would keep it frozen at its first frame).
+    progress bar (a saved notebook would keep it frozen at its first frame); ``verbose=False`` also
+    hides the data loader's banner (shown once, for the first seed, by default).
     """
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False; got {type(progress).__name__}")
+    if not isinstance(verbose, bool):
+        raise TypeError(f"verbose must be True or False; got {type(verbose).__name__}")
     seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds must not be empty")
     out = []
     for k, seed in enumerate(tqdm(seeds, desc=f"{model} seeds", leave=False, disable=not progress)):
         cfg = TrainConfig(model=model, dataset=dataset, epochs=epochs, seed=int(seed), **config)
-        if k == 0:
+        if k == 0 and verbose:
             out.append(train(cfg, verbose=False))
         else:  # the data loader announces the dataset on every call; once is enough
             with contextlib.redirect_stdout(io.StringIO()):

@@ -186,3 +186,17 @@ def test_layer_similarity_uses_compare_layers_rows_and_shuffle_is_a_null():
 def test_train_seeds_progress_flag_is_checked():
     with pytest.raises(TypeError, match="progress"):
         convergent.train_seeds("lenet5", [0], progress="no")
+
+
+def test_train_seeds_verbose_false_silences_the_loader(monkeypatch, capsys):
+    def fake_train(cfg, verbose=True):
+        print("mnist: a loader banner")
+        return cfg.seed, {}
+    monkeypatch.setattr(convergent, "train", fake_train)
+    out = convergent.train_seeds("lenet5", [3, 4], progress=False)
+    assert [s for s, _ in out] == [3, 4]
+    assert capsys.readouterr().out.count("banner") == 1      # default: the banner once, for the first seed
+    out = convergent.train_seeds("lenet5", [3, 4], progress=False, verbose=False)
+    assert [s for s, _ in out] == [3, 4] and "banner" not in capsys.readouterr().out
+    with pytest.raises(TypeError, match="verbose"):
+        convergent.train_seeds("lenet5", [0], verbose="no")
