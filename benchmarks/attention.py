@@ -11,7 +11,9 @@ measures on held-out data:
 Each is run in the course's default design and one variant, as evidence for the notebook's
 discussion of when attention is an explanation, and the captioner also as a shuffled-label control
 (training captions permuted across scenes; seeds 0, 1, 2): it can learn how captions go but not
-which words name what it sees. Writes benchmarks/results/attention.json.
+which words name what it sees; and without the keys' mean-colour and coordinate channels (seeds
+0, 1, 2), which measures how much of the pointing that design choice buys.
+Writes benchmarks/results/attention.json.
 
     python benchmarks/attention.py
 """
@@ -65,6 +67,8 @@ def main():
                   ("show-attend-tell, state sees only words", {"context_in_state": False})]
     captioners += [(f"show-attend-tell, captions shuffled across scenes (seed {s})",
                     {"shuffle_captions": True, "seed": s}) for s in SHUFFLED_SEEDS]
+    captioners += [(f"show-attend-tell, keys without each cell's colour and coordinates (seed {s})",
+                    {"cell_features": False, "seed": s}) for s in SHUFFLED_SEEDS]
     translators = [("seq2seq (default: keys = embedding + bi-GRU state)", {}),
                    ("seq2seq, keys = bi-GRU state only", {"keys": "gru"})]
     # every model trains first, side by side on one thread each (train_cpu_seconds stays comparable)

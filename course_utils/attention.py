@@ -221,25 +221,29 @@ class SceneEncoder(nn.Module):
     Before the last 1×1 layer we append two coordinate channels (convolutions alone cannot tell
     left from right, and the caption must say which object is left of which) and each cell's mean
     colour (so that a colour is easiest to read *inside* the object, not from a neighbouring cell
-    whose receptive field merely overlaps it).
+    whose receptive field merely overlaps it). ``cell_features=False`` leaves both out: the
+    ablation that measures how much of the pointing those design choices buy.
     """
 
-    def __init__(self, width: int = 32, key_dim: int = 64):
+    def __init__(self, width: int = 32, key_dim: int = 64, cell_features: bool = True):
         super().__init__()
         self.conv = nn.Sequential(
             nn.Conv2d(3, width, 3, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.ReLU())
-        self.mix = nn.Conv2d(2 * width + 2 + 3, key_dim, 1)
+        self.cell_features = cell_features
+        self.mix = nn.Conv2d(2 * width + (2 + 3 if cell_features else 0), key_dim, 1)
         self.stride = 4
 
     def forward(self, images):
         f = self.conv(images)
         B, _, H, W = f.shape
-        ys = torch.linspace(-1, 1, H).view(1, 1, H, 1).expand(B, 1, H, W)
-        xs = torch.linspace(-1, 1, W).view(1, 1, 1, W).expand(B, 1, H, W)
-        colour = F.adaptive_avg_pool2d(images, (H, W))
-        f = torch.relu(self.mix(torch.cat([f, xs, ys, colour], 1)))
+        if self.cell_features:
+            ys = torch.linspace(-1, 1, H).view(1, 1, H, 1).expand(B, 1, H, W)
+            xs = torch.linspace(-1, 1, W).view(1, 1, 1, W).expand(B, 1, H, W)
+            colour = F.adaptive_avg_pool2d(images, (H, W))
+            f = torch.cat([f, xs, ys, colour], 1)
+        f = torch.relu(self.mix(f))
         return f.flatten(2).transpose(1, 2), (H, W)             # keys (B, H*W, D)
 
 
@@ -247,10 +251,10 @@ class ShowAttendTell(nn.Module):
     """CNN encoder + attention GRU decoder that writes the caption of a scene."""
 
     def __init__(self, vocab: Vocab | None = None, width: int = 32, key_dim: int = 64, hidden: int = 64,
-                 context_in_state: bool = True):
+                 context_in_state: bool = True, cell_features: bool = True):
         super().__init__()
         self.vocab = vocab or caption_vocab()
-        self.encoder = SceneEncoder(width, key_dim)
+        self.encoder = SceneEncoder(width, key_dim, cell_features)
         self.decoder = AttentionDecoder(len(self.vocab), key_dim, hidden, context_in_state=context_in_state)
 
     def forward(self, images, tokens_in):
@@ -388,7 +392,8 @@ def _batches(n: int, batch_size: int, *tensors):
 
 
 CAPTIONER_DEFAULTS = dict(n_train=3000, n_objects=2, size=32, epochs=8, batch_size=32, lr=5e-3,
-                          width=16, key_dim=48, hidden=64, context_in_state=True, shuffle_captions=False, seed=0)
+                          width=16, key_dim=48, hidden=64, context_in_state=True, cell_features=True,
+                          shuffle_captions=False, seed=0)
 
 
 def train_captioner(verbose: bool = True, **overrides):
@@ -406,7 +411,8 @@ def train_captioner(verbose: bool = True, **overrides):
 
     def build():
         seed_everything(cfg["seed"])
-        return ShowAttendTell(vocab, cfg["width"], cfg["key_dim"], cfg["hidden"], cfg["context_in_state"])
+        return ShowAttendTell(vocab, cfg["width"], cfg["key_dim"], cfg["hidden"], cfg["context_in_state"],
+                              cfg["cell_features"])
 
     def compute():
         model = build()
@@ -746,7 +752,8 @@ def untrained_captioner(seed: int = 0, **overrides) -> ShowAttendTell:
         raise ValueError(f"unknown option(s) {sorted(unknown)}; expected some of {sorted(CAPTIONER_DEFAULTS)}")
     cfg = {**CAPTIONER_DEFAULTS, **overrides, "seed": seed}
     seed_everything(cfg["seed"])
-    model = ShowAttendTell(caption_vocab(), cfg["width"], cfg["key_dim"], cfg["hidden"], cfg["context_in_state"])
+    model = ShowAttendTell(caption_vocab(), cfg["width"], cfg["key_dim"], cfg["hidden"], cfg["context_in_state"],
+                           cfg["cell_features"])
     return model.eval()
 
 

@@ -418,3 +418,14 @@ def test_colour_swap_check_shares_and_a_model_that_follows_the_colour():
         assert abs(sum(out[kind].values()) - 1) < 1e-9
     swapped, _ = A.recoloured_scenes(s)
     assert out["n_words"] == 4 * len(swapped.images)
+
+
+def test_keys_without_cell_features_are_the_ablation():
+    tiny = dict(n_train=40, epochs=1, width=4, key_dim=8, hidden=8, seed=1)
+    plain, _ = A.train_captioner(verbose=False, **tiny)
+    ablated, _ = A.train_captioner(verbose=False, cell_features=False, **tiny)
+    assert plain.encoder.mix.in_channels == 2 * 4 + 5 and ablated.encoder.mix.in_channels == 2 * 4
+    s = make_scenes(4, 32, 2, seed=2)
+    keys, grid = ablated.encoder(s.images)
+    assert keys.shape == (4, 64, 8) and grid == (8, 8)
+    assert A.untrained_captioner(0, cell_features=False, width=4, key_dim=8, hidden=8).encoder.mix.in_channels == 8
